@@ -1,0 +1,82 @@
+package registry
+
+import (
+	appsv1 "k8s.io/api/apps/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	apivalidation "k8s.io/apimachinery/pkg/api/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+// replicaSetRules are upstream's apps/v1 ReplicaSet defaults and strategy
+// (pkg/registry/apps/replicaset/strategy.go).
+func replicaSetRules() kindRules[*appsv1.ReplicaSet] {
+	return kindRules[*appsv1.ReplicaSet]{
+		defaults: func(rs *appsv1.ReplicaSet) {
+			if rs.Spec.Replicas == nil {
+				rs.Spec.Replicas = new(int32(1))
+			}
+			defaultPodTemplate(&rs.Spec.Template)
+		},
+		prepareCreate: func(rs *appsv1.ReplicaSet) {
+			rs.Status = appsv1.ReplicaSetStatus{}
+			rs.Generation = 1
+		},
+		prepareUpdate: func(rs, old *appsv1.ReplicaSet) {
+			rs.Status = old.Status
+			if !apiequality.Semantic.DeepEqual(rs.Spec, old.Spec) {
+				rs.Generation = old.Generation + 1
+			}
+		},
+		prepareStatus: func(rs, old *appsv1.ReplicaSet) { rs.Spec = old.Spec },
+		validate:      validateReplicaSet,
+		validateUpdate: func(rs, old *appsv1.ReplicaSet) field.ErrorList {
+			return apivalidation.ValidateImmutableField(rs.Spec.Selector, old.Spec.Selector, field.NewPath("spec", "selector"))
+		},
+		validateStatus: func(rs, old *appsv1.ReplicaSet) field.ErrorList {
+			s := rs.Status
+			errs := validateMetaMutable(rs)
+			return append(errs, validateReplicaCounts(s.Replicas, s.FullyLabeledReplicas, s.ReadyReplicas, s.AvailableReplicas, s.ObservedGeneration)...)
+		},
+	}
+}
+
+// validateReplicaSet is upstream's ValidateReplicaSet.
+func validateReplicaSet(rs *appsv1.ReplicaSet) field.ErrorList {
+	p := field.NewPath("spec")
+	errs := validateMeta(rs, true, apivalidation.NameIsDNSSubdomain)
+	errs = append(errs, apivalidation.ValidateNonnegativeField(int64(derefInt32(rs.Spec.Replicas)), p.Child("replicas"))...)
+	errs = append(errs, apivalidation.ValidateNonnegativeField(int64(rs.Spec.MinReadySeconds), p.Child("minReadySeconds"))...)
+	return append(errs, validateSelectorAndTemplate(rs.Spec.Selector, &rs.Spec.Template, "deployment", "ReplicaSet", p)...)
+}
+
+// validateReplicaCounts checks the status of a replica set or replication controller.
+func validateReplicaCounts(replicas, fullyLabeled, ready, available int32, observedGeneration int64) field.ErrorList {
+	p := field.NewPath("status")
+	var errs field.ErrorList
+	for _, f := range []struct {
+		name  string
+		value int64
+	}{
+		{"replicas", int64(replicas)},
+		{"fullyLabeledReplicas", int64(fullyLabeled)},
+		{"readyReplicas", int64(ready)},
+		{"availableReplicas", int64(available)},
+		{"observedGeneration", observedGeneration},
+	} {
+		errs = append(errs, apivalidation.ValidateNonnegativeField(f.value, p.Child(f.name))...)
+	}
+	const msg = "cannot be greater than status.replicas"
+	if fullyLabeled > replicas {
+		errs = append(errs, field.Invalid(p.Child("fullyLabeledReplicas"), fullyLabeled, msg))
+	}
+	if ready > replicas {
+		errs = append(errs, field.Invalid(p.Child("readyReplicas"), ready, msg))
+	}
+	if available > replicas {
+		errs = append(errs, field.Invalid(p.Child("availableReplicas"), available, msg))
+	}
+	if available > ready {
+		errs = append(errs, field.Invalid(p.Child("availableReplicas"), available, "cannot be greater than readyReplicas"))
+	}
+	return errs
+}
