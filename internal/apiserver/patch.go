@@ -1,0 +1,139 @@
+package apiserver
+
+import (
+	"encoding/json"
+	"mime"
+	"net/http"
+
+	jsonpatch "gopkg.in/evanphx/json-patch.v4"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/strategicpatch"
+)
+
+// applyPatch applies a patch of the given type to current (JSON of the object at the served
+// version); schema is a typed object of that version, for strategic merge.
+func applyPatch(pt types.PatchType, current, patch []byte, schema runtime.Object) ([]byte, error) {
+	switch pt {
+	case types.JSONPatchType:
+		p, err := jsonpatch.DecodePatch(patch)
+		if err != nil {
+			return nil, badRequest("the server rejected our request due to an error in our request: %v", err)
+		}
+		out, err := p.Apply(current)
+		if err != nil {
+			return nil, apierrors.NewGenericServerResponse(http.StatusUnprocessableEntity, "", schemaGR("", ""), "", err.Error(), 0, false)
+		}
+		return out, nil
+	case types.MergePatchType:
+		out, err := jsonpatch.MergePatch(current, patch)
+		if err != nil {
+			return nil, badRequest("%v", err)
+		}
+		return out, nil
+	case types.StrategicMergePatchType:
+		var p map[string]interface{}
+		if err := json.Unmarshal(patch, &p); err != nil {
+			return nil, badRequest("error decoding patch: %v", err)
+		}
+		out, err := strategicpatch.StrategicMergePatch(current, patch, schema)
+		if err != nil {
+			return nil, badRequest("%v", err)
+		}
+		return out, nil
+	}
+	return nil, unsupportedMediaType(string(pt))
+}
+
+func patchType(r *http.Request) (types.PatchType, error) {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil {
+		return "", unsupportedMediaType(r.Header.Get("Content-Type"))
+	}
+	switch pt := types.PatchType(mt); pt {
+	case types.JSONPatchType, types.MergePatchType, types.StrategicMergePatchType:
+		return pt, nil
+	case types.ApplyYAMLPatchType, types.ApplyCBORPatchType:
+		return "", apierrors.NewGenericServerResponse(http.StatusUnsupportedMediaType, "patch", schemaGR("", ""), "",
+			"server-side apply is not supported by skiff; use client-side kubectl apply", 0, false)
+	}
+	return "", unsupportedMediaType(mt)
+}
+
+func (s *Server) handlePatch(w http.ResponseWriter, r *http.Request, info requestInfo, sv *served) error {
+	out, err := s.patchObject(w, r, info, sv, modeMain)
+	if err != nil {
+		return err
+	}
+	return s.writeObject(w, r, http.StatusOK, sv, out)
+}
+
+// patchObject patches the object (or its status, by mode) with the request's patch, retrying on
+// conflicts unless the patch pins a resourceVersion.
+func (s *Server) patchObject(w http.ResponseWriter, r *http.Request, info requestInfo, sv *served, mode updateMode) (runtime.Object, error) {
+	pt, err := patchType(r)
+	if err != nil {
+		return nil, err
+	}
+	dryRun, err := isDryRun(r)
+	if err != nil {
+		return nil, err
+	}
+	fv, err := fieldValidation(r)
+	if err != nil {
+		return nil, err
+	}
+	patch, err := readBody(r)
+	if err != nil {
+		return nil, err
+	}
+	if len(patch) == 0 {
+		return nil, badRequest("the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml")
+	}
+	jsonInfo, _ := s.serializerFor(runtime.ContentTypeJSON)
+	gvk := sv.gv.WithKind(sv.res.Kind)
+	warned := false
+	return s.guaranteedUpdate(r.Context(), sv, info.Namespace, info.Name, updateOpts{mode: mode, dryRun: dryRun, retry: true}, func(cur runtime.Object) (runtime.Object, error) {
+		served := cur
+		if sv.alt != nil {
+			var err error
+			if served, err = sv.alt.FromStorage(cur); err != nil {
+				return nil, err
+			}
+		}
+		curJSON, err := json.Marshal(served)
+		if err != nil {
+			return nil, err
+		}
+		newJSON, err := applyPatch(pt, curJSON, patch, sv.newServed())
+		if err != nil {
+			return nil, err
+		}
+		var ww http.ResponseWriter = w
+		if warned {
+			ww = discardHeaders{}
+		}
+		warned = true
+		obj, err := s.decodeWith(ww, jsonInfo, newJSON, nil, gvk, fv)
+		if err != nil {
+			return nil, err
+		}
+		return toStorage(sv, obj)
+	})
+}
+
+// newServed returns an empty object of the served version.
+func (sv *served) newServed() runtime.Object {
+	if sv.alt != nil {
+		return sv.alt.New()
+	}
+	return sv.res.New()
+}
+
+// discardHeaders is a ResponseWriter whose headers go nowhere (warnings of retried attempts).
+type discardHeaders struct{}
+
+func (discardHeaders) Header() http.Header         { return http.Header{} }
+func (discardHeaders) Write(b []byte) (int, error) { return len(b), nil }
+func (discardHeaders) WriteHeader(int)             {}
