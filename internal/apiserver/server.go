@@ -25,6 +25,7 @@ import (
 	"k8s.io/apimachinery/pkg/version"
 	"k8s.io/client-go/rest"
 
+	"github.com/skiff-dev/skiff/internal/apiserver/openapi"
 	"github.com/skiff-dev/skiff/internal/registry"
 	"github.com/skiff-dev/skiff/internal/storage"
 )
@@ -148,6 +149,11 @@ func New(cfg Config) (*Server, error) {
 			addVersion(alt.GroupVersion.Group, alt.GroupVersion.Version)
 		}
 	}
+	oa, err := openapi.New(cfg.Resources, s.version.GitVersion)
+	if err != nil {
+		return nil, fmt.Errorf("apiserver: build openapi: %w", err)
+	}
+	s.openapi = oa
 	s.loopback = randomToken()
 	s.handler = s.buildHandler()
 	return s, nil
@@ -203,9 +209,6 @@ func (s *Server) Start(ctx context.Context) error {
 
 // Handler returns the authenticated HTTP handler for the whole API.
 func (s *Server) Handler() http.Handler { return s.handler }
-
-// SetOpenAPI mounts the handler serving /openapi/v2 and /openapi/v3.
-func (s *Server) SetOpenAPI(h http.Handler) { s.openapi = h }
 
 // Resources returns the served resources.
 func (s *Server) Resources() []*registry.Resource { return s.cfg.Resources }
