@@ -10,6 +10,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/skiff-dev/skiff/internal/cli"
+	// must initialise before kubectl's packages: loads translations only when running kubectl
+	_ "github.com/skiff-dev/skiff/internal/kubectli18n"
 )
 
 // version is stamped at link time: -ldflags "-X main.version=v0.1.0".
