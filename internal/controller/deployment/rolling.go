@@ -1,0 +1,60 @@
+package deployment
+
+import (
+	"context"
+
+	appsv1 "k8s.io/api/apps/v1"
+)
+
+// rolloutRolling takes one step of a RollingUpdate: grow the new ReplicaSet
+// if the surge allows; otherwise shrink old ones if availability allows;
+// once complete, clean up old revisions. Status is written after any step.
+func (c *Controller) rolloutRolling(ctx context.Context, d *appsv1.Deployment, rsList []*appsv1.ReplicaSet) error {
+	newRS, oldRSs, err := c.replicaSetsAndSyncRevision(ctx, d, rsList, true)
+	if err != nil {
+		return err
+	}
+	allRSs := withNew(oldRSs, newRS)
+
+	scaledUp, err := c.reconcileNewReplicaSet(ctx, allRSs, newRS, d)
+	if err != nil {
+		return err
+	}
+	if scaledUp {
+		return c.syncRolloutStatus(ctx, allRSs, newRS, d)
+	}
+
+	scaledDown, err := c.applySteps(ctx, d, planOldScaleDown(d, allRSs, filterActive(oldRSs), newRS))
+	if err != nil {
+		return err
+	}
+	if scaledDown {
+		return c.syncRolloutStatus(ctx, allRSs, newRS, d)
+	}
+
+	if deploymentComplete(d, &d.Status) {
+		if err := c.cleanupDeployment(ctx, oldRSs, d); err != nil {
+			return err
+		}
+	}
+	return c.syncRolloutStatus(ctx, allRSs, newRS, d)
+}
+
+// reconcileNewReplicaSet sizes the new ReplicaSet: down to spec.replicas if
+// above, else up as far as newRSReplicas allows.
+func (c *Controller) reconcileNewReplicaSet(ctx context.Context, allRSs []*appsv1.ReplicaSet, newRS *appsv1.ReplicaSet, d *appsv1.Deployment) (bool, error) {
+	want := desiredReplicas(d)
+	if replicasOf(newRS) == want {
+		return false, nil
+	}
+	if replicasOf(newRS) > want {
+		scaled, _, err := c.scaleReplicaSetAndRecordEvent(ctx, newRS, want, d)
+		return scaled, err
+	}
+	size, err := newRSReplicas(d, allRSs, newRS)
+	if err != nil {
+		return false, err
+	}
+	scaled, _, err := c.scaleReplicaSetAndRecordEvent(ctx, newRS, size, d)
+	return scaled, err
+}
