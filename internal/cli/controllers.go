@@ -2,15 +2,134 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"net"
+	"net/netip"
+	"sort"
+	"strings"
+	"sync"
 
+	"github.com/spf13/pflag"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+
+	"github.com/skiff-dev/skiff/internal/agent/fake"
+	"github.com/skiff-dev/skiff/internal/controller/deployment"
+	"github.com/skiff-dev/skiff/internal/controller/replicaset"
+	"github.com/skiff-dev/skiff/internal/scheduler"
 )
 
-// startControllers starts the components that run inside the server as ordinary API clients
-// (controllers, scheduler, later the embedded agent), talking to it through cfg. It returns once
-// they are started; they stop when ctx is done.
-func startControllers(ctx context.Context, cfg *rest.Config, log *slog.Logger) error {
-	// TODO(lead): start the controllers here, e.g. one errgroup goroutine per controller.
+// componentOptions are the flags choosing what runs inside `skiff server` besides the API.
+type componentOptions struct {
+	runtime  string   // process, fake or none: the embedded node agent
+	nodeName string   // the embedded node's name (default: the host name)
+	disable  []string // controllers switched off
+}
+
+// controllerNames lists every controller `--disable` accepts, in start order.
+var controllerNames = []string{"deployment", "replicaset", "replicationcontroller", "scheduler"}
+
+func (o *componentOptions) addFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.runtime, "runtime", o.runtime, "Embedded node agent: process (pods are real processes), fake (pods are Ready at once, for tests and scale) or none")
+	fs.StringVar(&o.nodeName, "node-name", o.nodeName, "Name of the embedded node (default: this host's name)")
+	fs.StringSliceVar(&o.disable, "disable", o.disable, "Controllers not to run, any of: "+strings.Join(controllerNames, ", "))
+}
+
+func (o *componentOptions) validate() error {
+	switch o.runtime {
+	case "process", "fake", "none":
+	default:
+		return fmt.Errorf("cli: --runtime %q: want process, fake or none", o.runtime)
+	}
+	known := map[string]bool{}
+	for _, n := range controllerNames {
+		known[n] = true
+	}
+	for _, d := range o.disable {
+		if !known[d] {
+			return fmt.Errorf("cli: --disable %q: not a controller (have %s)", d, strings.Join(controllerNames, ", "))
+		}
+	}
 	return nil
+}
+
+// componentConfig is what startControllers needs beyond the client config.
+type componentConfig struct {
+	componentOptions
+	nodeIP net.IP
+}
+
+// startControllers starts the components that run inside the server as ordinary API clients
+// (controllers, scheduler, the embedded node), talking to it through cfg. It returns once they
+// are started, with a function that waits for them to stop after ctx is done.
+func startControllers(ctx context.Context, cfg *rest.Config, cc componentConfig, log *slog.Logger) (wait func(), err error) {
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("cli: controller client: %w", err)
+	}
+	factory := informers.NewSharedInformerFactory(client, 0)
+	disabled := map[string]bool{}
+	for _, d := range cc.disable {
+		disabled[d] = true
+	}
+	type component struct {
+		name string
+		run  func(context.Context) error
+	}
+	var comps []component
+	add := func(name string, run func(context.Context) error) {
+		if disabled[name] {
+			log.Info("controller disabled", "controller", name)
+			return
+		}
+		comps = append(comps, component{name, run})
+	}
+	clog := func(name string) *slog.Logger { return log.With("component", name) }
+
+	if !disabled["deployment"] {
+		c := deployment.New(client, factory, clog("deployment-controller"))
+		add("deployment", func(ctx context.Context) error { return c.Run(ctx, 5) })
+	}
+	if !disabled["replicaset"] {
+		c := replicaset.New(client, factory, clog("replicaset-controller"))
+		add("replicaset", func(ctx context.Context) error { return c.Run(ctx, 5) })
+	}
+	if !disabled["replicationcontroller"] {
+		c := replicaset.NewForReplicationControllers(client, factory, clog("replication-controller"))
+		add("replicationcontroller", func(ctx context.Context) error { return c.Run(ctx, 5) })
+	}
+	if !disabled["scheduler"] {
+		s := scheduler.New(client, factory, clog("scheduler"), scheduler.Options{})
+		add("scheduler", func(ctx context.Context) error { return s.Run(ctx, 4) })
+	}
+	switch cc.runtime {
+	case "fake":
+		opts := fake.Options{Name: cc.nodeName}
+		if ip, ok := netip.AddrFromSlice(cc.nodeIP.To4()); ok {
+			opts.IP = ip
+		}
+		n := fake.New(client, clog("fake-node"), opts)
+		comps = append(comps, component{"fake-node", n.Run})
+	}
+
+	factory.Start(ctx.Done())
+	var wg sync.WaitGroup
+	for _, c := range comps {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := c.run(ctx); err != nil && ctx.Err() == nil {
+				log.Error("component stopped", "component", c.name, "err", err)
+			}
+		}()
+	}
+	names := make([]string, 0, len(comps))
+	for _, c := range comps {
+		names = append(names, c.name)
+	}
+	sort.Strings(names)
+	log.Debug("components started", "components", names)
+	return func() { wg.Wait(); factory.Shutdown() }, nil
 }

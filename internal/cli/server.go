@@ -36,6 +36,8 @@ type serverOptions struct {
 
 	logLevel  string
 	logFormat string
+
+	components componentOptions
 }
 
 // serverConfig is what the flags resolve to: validated, with defaults filled in.
@@ -46,6 +48,7 @@ type serverConfig struct {
 	advertise   net.IP     // where clients and the "kubernetes" Service reach this server
 	nodeIP      net.IP     // nil unless --node-ip was given; reserved for the embedded agent
 	serviceCIDR *net.IPNet // ClusterIPs are allocated from here
+	components  componentConfig
 }
 
 func newServerOptions() *serverOptions {
@@ -55,6 +58,7 @@ func newServerOptions() *serverOptions {
 		serviceCIDR: "127.2.0.0/16",
 		logLevel:    "info",
 		logFormat:   "text",
+		components:  componentOptions{runtime: "fake"},
 	}
 }
 
@@ -110,8 +114,11 @@ func (o *serverOptions) addFlags(fss *cliflag.NamedFlagSets) {
 	fs.IntVar(&o.port, "port", o.port, "Port to serve HTTPS on; 0 picks a free one")
 	fs.StringVar(&o.advertiseAddress, "advertise-address", o.advertiseAddress,
 		"IP address clients and the kubernetes Service reach this server at (default: --bind, or this host's address when --bind is unspecified)")
-	fs.StringVar(&o.nodeIP, "node-ip", o.nodeIP, "IP address of this node (reserved for the embedded agent; validated, not used yet)")
+	fs.StringVar(&o.nodeIP, "node-ip", o.nodeIP, "IP address of the embedded node, in 127.0.0.0/8 (default 127.0.0.1)")
 	fs.StringVar(&o.serviceCIDR, "service-cidr", o.serviceCIDR, "IP range ClusterIPs are allocated from; its first address is the kubernetes Service's")
+
+	fs = fss.FlagSet("components")
+	o.components.addFlags(fs)
 
 	fs = fss.FlagSet("logging")
 	fs.StringVar(&o.logLevel, "log-level", o.logLevel, "Least severe log level written to stderr: debug, info, warn or error")
@@ -169,6 +176,21 @@ func (o *serverOptions) complete(hostIP func() (net.IP, error)) (serverConfig, e
 	_, cfg.serviceCIDR, err = net.ParseCIDR(o.serviceCIDR)
 	if err != nil {
 		return cfg, fmt.Errorf("cli: --service-cidr: %w", err)
+	}
+
+	if err := o.components.validate(); err != nil {
+		return cfg, err
+	}
+	cfg.components = componentConfig{componentOptions: o.components, nodeIP: cfg.nodeIP}
+	if cfg.components.nodeIP == nil {
+		cfg.components.nodeIP = net.IPv4(127, 0, 0, 1)
+	}
+	if cfg.components.nodeName == "" {
+		host, err := os.Hostname()
+		if err != nil {
+			return cfg, fmt.Errorf("cli: node name: %w", err)
+		}
+		cfg.components.nodeName = strings.ToLower(host)
 	}
 	return cfg, nil
 }
@@ -262,7 +284,8 @@ func runServer(ctx context.Context, cfg serverConfig, stdout io.Writer, log *slo
 	if err := api.Start(bgCtx); err != nil {
 		return fmt.Errorf("cli: start apiserver: %w", err)
 	}
-	if err := startControllers(bgCtx, api.LoopbackConfig(), log); err != nil {
+	waitComponents, err := startControllers(bgCtx, api.LoopbackConfig(), cfg.components, log)
+	if err != nil {
 		return fmt.Errorf("cli: start controllers: %w", err)
 	}
 
@@ -299,6 +322,7 @@ func runServer(ctx context.Context, cfg serverConfig, stdout io.Writer, log *slo
 	endLongRunning()
 	shutdownHTTP(srv, log)
 	stopBackground()
+	waitComponents()
 	log.Info("stopped")
 	return nil
 }
