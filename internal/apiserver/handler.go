@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"net/http"
+	"net/http/pprof"
 	goruntime "runtime"
 	"strings"
 
@@ -63,6 +64,22 @@ func (s *Server) authenticate(r *http.Request) (string, bool) {
 
 func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	p := r.URL.Path
+	if strings.HasPrefix(p, "/debug/pprof") {
+		// profiling, as kube-apiserver's --profiling serves it (authenticated)
+		switch strings.TrimPrefix(p, "/debug/pprof/") {
+		case "profile":
+			pprof.Profile(w, r)
+		case "trace":
+			pprof.Trace(w, r)
+		case "symbol":
+			pprof.Symbol(w, r)
+		case "cmdline":
+			pprof.Cmdline(w, r)
+		default:
+			pprof.Index(w, r)
+		}
+		return
+	}
 	if strings.HasPrefix(p, "/openapi/") {
 		if s.openapi == nil {
 			s.writeError(w, r, apierrors.NewNotFound(schemaGR("", "openapi"), p))
