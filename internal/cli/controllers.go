@@ -11,6 +11,8 @@ import (
 	"sync"
 
 	"github.com/spf13/pflag"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -106,7 +108,8 @@ func startControllers(ctx context.Context, cfg *rest.Config, cc componentConfig,
 	}
 	switch cc.runtime {
 	case "fake":
-		opts := fake.Options{Name: cc.nodeName}
+		// a fake node is for scale: room for thousands of pods
+		opts := fake.Options{Name: cc.nodeName, Capacity: corev1.ResourceList{corev1.ResourcePods: resource.MustParse("10000")}}
 		if ip, ok := netip.AddrFromSlice(cc.nodeIP.To4()); ok {
 			opts.IP = ip
 		}
