@@ -306,11 +306,6 @@ func runServer(ctx context.Context, cfg serverConfig, stdout io.Writer, log *slo
 
 	log.Info("ready", "url", serverURL, "data_dir", cfg.dataDir, "advertise", cfg.advertise.String(), "startup", time.Since(start).Round(time.Millisecond))
 	fmt.Fprintf(stdout, "skiff is ready: %s — export KUBECONFIG=%s\n", serverURL, kubeconfig)
-	if n, err := dropStartupPages(); err != nil {
-		log.Debug("could not release start-up pages", "err", err)
-	} else {
-		log.Debug("released start-up pages", "bytes", n)
-	}
 
 	select {
 	case <-ctx.Done():
