@@ -1,0 +1,7 @@
+// Package process is the node agent's container runtime for real OS processes. Each container is
+// its own process group with its output written to a log file; stopping sends SIGTERM to the
+// group and SIGKILL after the grace period. Children are started from one OS thread that lives as
+// long as the runtime, with PR_SET_PDEATHSIG=SIGKILL, so an agent that dies takes its containers
+// with it; what a crashed agent's containers left behind (grandchildren in their process groups)
+// is found through the runtime's state files and killed by the next agent's ReapLeftovers.
+package process
