@@ -18,6 +18,9 @@ import (
 var version string
 
 func main() {
+	if cli.RunKubiaApp(os.Args) { // the built-in images' app: before building the command tree
+		return
+	}
 	// Installed or linked as "kubectl", skiff is kubectl.
 	if filepath.Base(os.Args[0]) == "kubectl" {
 		cli.RunKubectl(os.Args[1:])
@@ -34,6 +37,7 @@ func main() {
 		cli.NewServerCommand(),         // API server, embedded store, controllers
 		cli.NewKubectlCommand(),        // kubectl, built in
 		cli.NewVersionCommand(version), // skiff and Kubernetes API versions
+		cli.NewAgentCommand(), cli.NewImageCommand(), cli.NewKubiaCommand(),
 	)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return fmt.Errorf("%w\nSee '%s --help' for usage.", err, c.CommandPath())

@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/skiff-dev/skiff/internal/agent"
 	"github.com/skiff-dev/skiff/internal/agent/fake"
 	"github.com/skiff-dev/skiff/internal/controller/deployment"
 	"github.com/skiff-dev/skiff/internal/controller/replicaset"
@@ -31,7 +32,7 @@ type componentOptions struct {
 }
 
 // controllerNames lists every controller `--disable` accepts, in start order.
-var controllerNames = []string{"deployment", "replicaset", "replicationcontroller", "scheduler"}
+var controllerNames = []string{"deployment", "replicaset", "replicationcontroller", "scheduler", "nodeipam", "nodelifecycle"}
 
 func (o *componentOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.runtime, "runtime", o.runtime, "Embedded node agent: process (pods are real processes), fake (pods are Ready at once, for tests and scale) or none")
@@ -60,7 +61,10 @@ func (o *componentOptions) validate() error {
 // componentConfig is what startControllers needs beyond the client config.
 type componentConfig struct {
 	componentOptions
-	nodeIP net.IP
+	nodeIP  net.IP
+	nodes   nodeOptions
+	dataDir string
+	podLogs *agent.LogProxy
 }
 
 // startControllers starts the components that run inside the server as ordinary API clients
@@ -106,7 +110,17 @@ func startControllers(ctx context.Context, cfg *rest.Config, cc componentConfig,
 		s := scheduler.New(client, factory, clog("scheduler"), scheduler.Options{})
 		add("scheduler", func(ctx context.Context) error { return s.Run(ctx, 4) })
 	}
+	ipam, lifecycle, err := nodeControllers(client, cc.nodes, cc.podLogs, log)
+	if err != nil {
+		return nil, err
+	}
+	add("nodeipam", ipam)
+	add("nodelifecycle", lifecycle)
 	switch cc.runtime {
+	case "process":
+		comps = append(comps, component{"node-agent", func(ctx context.Context) error {
+			return runEmbeddedAgent(ctx, client, cc.nodeName, cc.nodeIP, cc.dataDir, cc.nodes, cc.podLogs, log)
+		}})
 	case "fake":
 		// a fake node is for scale: room for thousands of pods
 		opts := fake.Options{Name: cc.nodeName, Capacity: corev1.ResourceList{corev1.ResourcePods: resource.MustParse("10000")}}

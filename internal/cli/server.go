@@ -20,6 +20,7 @@ import (
 	cliflag "k8s.io/component-base/cli/flag"
 	"k8s.io/klog/v2"
 
+	"github.com/skiff-dev/skiff/internal/agent"
 	"github.com/skiff-dev/skiff/internal/apiserver"
 	"github.com/skiff-dev/skiff/internal/storage/bolt"
 )
@@ -38,6 +39,7 @@ type serverOptions struct {
 	logFormat string
 
 	components componentOptions
+	nodes      nodeOptions
 }
 
 // serverConfig is what the flags resolve to: validated, with defaults filled in.
@@ -58,7 +60,8 @@ func newServerOptions() *serverOptions {
 		serviceCIDR: "127.2.0.0/16",
 		logLevel:    "info",
 		logFormat:   "text",
-		components:  componentOptions{runtime: "fake"},
+		components:  componentOptions{runtime: "process"},
+		nodes:       newNodeOptions(),
 	}
 }
 
@@ -119,6 +122,7 @@ func (o *serverOptions) addFlags(fss *cliflag.NamedFlagSets) {
 
 	fs = fss.FlagSet("components")
 	o.components.addFlags(fs)
+	o.nodes.addFlags(fs)
 
 	fs = fss.FlagSet("logging")
 	fs.StringVar(&o.logLevel, "log-level", o.logLevel, "Least severe log level written to stderr: debug, info, warn or error")
@@ -181,7 +185,7 @@ func (o *serverOptions) complete(hostIP func() (net.IP, error)) (serverConfig, e
 	if err := o.components.validate(); err != nil {
 		return cfg, err
 	}
-	cfg.components = componentConfig{componentOptions: o.components, nodeIP: cfg.nodeIP}
+	cfg.components = componentConfig{componentOptions: o.components, nodeIP: cfg.nodeIP, nodes: o.nodes, dataDir: cfg.dataDir}
 	if cfg.components.nodeIP == nil {
 		cfg.components.nodeIP = net.IPv4(127, 0, 0, 1)
 	}
@@ -270,12 +274,14 @@ func runServer(ctx context.Context, cfg serverConfig, stdout io.Writer, log *slo
 	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBackground()
 
+	cfg.components.podLogs = agent.NewLogProxy(creds.agentToken)
 	api, err := apiserver.New(apiserver.Config{
 		Store:            store,
 		Authenticate:     creds.authenticate,
 		AdvertiseAddress: cfg.advertise,
 		AdvertisePort:    port,
 		ServiceCIDR:      cfg.serviceCIDR,
+		PodLogs:          cfg.components.podLogs.ServePodLogs,
 		Log:              log.With("component", "apiserver"),
 	})
 	if err != nil {

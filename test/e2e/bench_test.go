@@ -26,7 +26,7 @@ import (
 func benchServer(b *testing.B, extra ...string) (*server, func()) {
 	t := &testing.T{}
 	s := &server{t: t, dataDir: b.TempDir(), home: b.TempDir()}
-	s.args = append([]string{"server", "--data-dir", s.dataDir, "--port", "0"}, extra...)
+	s.args = append([]string{"server", "--data-dir", s.dataDir, "--port", "0"}, ownNetwork(extra)...)
 	s.start()
 	if t.Failed() {
 		b.Fatalf("server did not start: %s", s.stderr)

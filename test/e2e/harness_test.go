@@ -59,10 +59,21 @@ var readyLine = regexp.MustCompile(`skiff is ready: (https://\S+) — export KUB
 func startServer(t *testing.T, extra ...string) *server {
 	t.Helper()
 	s := &server{t: t, dataDir: t.TempDir(), home: t.TempDir()}
-	s.args = append([]string{"server", "--data-dir", s.dataDir, "--port", "0"}, extra...)
+	s.args = append([]string{"server", "--data-dir", s.dataDir, "--port", "0"}, ownNetwork(extra)...)
 	s.start()
 	t.Cleanup(s.stop)
 	return s
+}
+
+// ownNetwork gives a server its own node IP, pod range and service range (unless the test chose
+// them) so servers of tests running in parallel never share an address or a NodePort.
+func ownNetwork(extra []string) []string {
+	for _, a := range extra {
+		if a == "--node-ip" || strings.HasPrefix(a, "--node-ip=") {
+			return extra
+		}
+	}
+	return append(newAgentNet(nil).serverArgs(), extra...)
 }
 
 func (s *server) start() {
