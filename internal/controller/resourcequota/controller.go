@@ -1,0 +1,252 @@
+package resourcequota
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/workqueue"
+)
+
+// Options tunes the controller.
+type Options struct {
+	// ResyncPeriod is how often every quota is recomputed even without
+	// changes (default 5m, as upstream); negative disables it.
+	ResyncPeriod time.Duration
+}
+
+// Controller keeps ResourceQuota status current.
+type Controller struct {
+	client kubernetes.Interface
+	log    *slog.Logger
+	opts   Options
+	queue  workqueue.TypedRateLimitingInterface[string]
+	synced []cache.InformerSynced
+
+	quotas     corelisters.ResourceQuotaLister
+	pods       corelisters.PodLister
+	services   corelisters.ServiceLister
+	rcs        corelisters.ReplicationControllerLister
+	configMaps corelisters.ConfigMapLister
+	secrets    corelisters.SecretLister
+}
+
+// New returns a controller fed by factory; start factory after New, then Run.
+func New(client kubernetes.Interface, factory informers.SharedInformerFactory, log *slog.Logger, opts Options) *Controller {
+	if opts.ResyncPeriod == 0 {
+		opts.ResyncPeriod = 5 * time.Minute
+	}
+	core := factory.Core().V1()
+	c := &Controller{
+		client: client,
+		log:    log.With("component", "resourcequota-controller"),
+		opts:   opts,
+		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
+			workqueue.NewTypedItemExponentialFailureRateLimiter[string](5*time.Millisecond, 30*time.Second),
+			workqueue.TypedRateLimitingQueueConfig[string]{Name: "resourcequota"},
+		),
+		quotas:     core.ResourceQuotas().Lister(),
+		pods:       core.Pods().Lister(),
+		services:   core.Services().Lister(),
+		rcs:        core.ReplicationControllers().Lister(),
+		configMaps: core.ConfigMaps().Lister(),
+		secrets:    core.Secrets().Lister(),
+	}
+	quotaKey := func(obj any) {
+		if k, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
+			c.queue.Add(k)
+		}
+	}
+	core.ResourceQuotas().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    quotaKey,
+		UpdateFunc: func(_, obj any) { quotaKey(obj) },
+	})
+	// A change to a counted object re-syncs the quotas of its namespace, and
+	// only when what it counts for changed (pod status writes mostly do not).
+	counted := cache.ResourceEventHandlerFuncs{
+		AddFunc: c.enqueueNamespaceOf,
+		UpdateFunc: func(old, cur any) {
+			if !equality.Semantic.DeepEqual(ObjectUsage(old.(runtime.Object)), ObjectUsage(cur.(runtime.Object))) {
+				c.enqueueNamespaceOf(cur)
+			}
+		},
+		DeleteFunc: c.enqueueNamespaceOf,
+	}
+	for _, inf := range []cache.SharedIndexInformer{
+		core.Pods().Informer(), core.Services().Informer(), core.ReplicationControllers().Informer(),
+		core.ConfigMaps().Informer(), core.Secrets().Informer(),
+	} {
+		inf.AddEventHandler(counted)
+		c.synced = append(c.synced, inf.HasSynced)
+	}
+	c.synced = append(c.synced, core.ResourceQuotas().Informer().HasSynced)
+	return c
+}
+
+func (c *Controller) enqueueNamespaceOf(obj any) {
+	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = t.Obj
+	}
+	m, ok := obj.(metav1.Object)
+	if !ok {
+		return
+	}
+	quotas, _ := c.quotas.ResourceQuotas(m.GetNamespace()).List(labels.Everything())
+	for _, q := range quotas {
+		c.queue.Add(q.Namespace + "/" + q.Name)
+	}
+}
+
+// Run syncs quotas with workers workers until ctx is done.
+func (c *Controller) Run(ctx context.Context, workers int) error {
+	defer c.queue.ShutDown()
+	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
+		return fmt.Errorf("resourcequota: waiting for caches: %w", ctx.Err())
+	}
+	var wg sync.WaitGroup
+	for range max(workers, 1) {
+		wg.Go(func() {
+			for c.processNext(ctx) {
+			}
+		})
+	}
+	if c.opts.ResyncPeriod > 0 {
+		t := time.NewTicker(c.opts.ResyncPeriod)
+		defer t.Stop()
+	loop:
+		for {
+			select {
+			case <-ctx.Done():
+				break loop
+			case <-t.C:
+				quotas, _ := c.quotas.List(labels.Everything())
+				for _, q := range quotas {
+					c.queue.Add(q.Namespace + "/" + q.Name)
+				}
+			}
+		}
+	}
+	<-ctx.Done()
+	c.queue.ShutDown()
+	wg.Wait()
+	return nil
+}
+
+func (c *Controller) processNext(ctx context.Context) bool {
+	k, quit := c.queue.Get()
+	if quit {
+		return false
+	}
+	defer c.queue.Done(k)
+	if err := c.sync(ctx, k); err != nil {
+		c.log.Warn("sync failed", "quota", k, "err", err)
+		c.queue.AddRateLimited(k)
+		return true
+	}
+	c.queue.Forget(k)
+	return true
+}
+
+// sync recomputes one quota's status and writes it if it changed.
+func (c *Controller) sync(ctx context.Context, k string) error {
+	ns, name, err := cache.SplitMetaNamespaceKey(k)
+	if err != nil {
+		return nil
+	}
+	quota, err := c.quotas.ResourceQuotas(ns).Get(name)
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	objects, err := c.objectsFor(quota)
+	if err != nil {
+		return err
+	}
+	used := Usage(quota, objects)
+	if equality.Semantic.DeepEqual(quota.Status.Hard, quota.Spec.Hard) && equality.Semantic.DeepEqual(quota.Status.Used, used) {
+		return nil
+	}
+	quota = quota.DeepCopy()
+	quota.Status.Hard = quota.Spec.Hard.DeepCopy()
+	quota.Status.Used = used
+	if _, err := c.client.CoreV1().ResourceQuotas(ns).UpdateStatus(ctx, quota, metav1.UpdateOptions{}); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		return fmt.Errorf("update status of resourcequota %s: %w", k, err)
+	}
+	return nil
+}
+
+// objectsFor lists, from the caches, the namespace's objects of the kinds
+// quota limits.
+func (c *Controller) objectsFor(quota *v1.ResourceQuota) ([]runtime.Object, error) {
+	limits := func(names sets.Set[v1.ResourceName]) bool {
+		for n := range quota.Spec.Hard {
+			if names.Has(n) {
+				return true
+			}
+		}
+		return false
+	}
+	var out []runtime.Object
+	ns, all := quota.Namespace, labels.Everything()
+	if limits(podResources) {
+		items, err := c.pods.Pods(ns).List(all)
+		if err != nil {
+			return nil, err
+		}
+		out = appendObjects(out, items)
+	}
+	if limits(serviceResources) {
+		items, err := c.services.Services(ns).List(all)
+		if err != nil {
+			return nil, err
+		}
+		out = appendObjects(out, items)
+	}
+	if limits(rcResources) {
+		items, err := c.rcs.ReplicationControllers(ns).List(all)
+		if err != nil {
+			return nil, err
+		}
+		out = appendObjects(out, items)
+	}
+	if limits(configMapResources) {
+		items, err := c.configMaps.ConfigMaps(ns).List(all)
+		if err != nil {
+			return nil, err
+		}
+		out = appendObjects(out, items)
+	}
+	if limits(secretResources) {
+		items, err := c.secrets.Secrets(ns).List(all)
+		if err != nil {
+			return nil, err
+		}
+		out = appendObjects(out, items)
+	}
+	return out, nil
+}
+
+func appendObjects[T runtime.Object](out []runtime.Object, items []T) []runtime.Object {
+	for _, o := range items {
+		out = append(out, o)
+	}
+	return out
+}

@@ -1,0 +1,152 @@
+package resourcequota
+
+import (
+	"context"
+	"log/slog"
+	"testing"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes/fake"
+)
+
+func run(t *testing.T, objs ...runtime.Object) *fake.Clientset {
+	t.Helper()
+	client := fake.NewClientset(objs...)
+	factory := informers.NewSharedInformerFactory(client, 0)
+	c := New(client, factory, slog.New(slog.DiscardHandler), Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	factory.Start(ctx.Done())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx, 2) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+		factory.Shutdown()
+	})
+	return client
+}
+
+// waitForStatus polls the quota until its status equals hard and used.
+func waitForStatus(t *testing.T, client *fake.Clientset, name string, hard, used v1.ResourceList) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		q, err := client.CoreV1().ResourceQuotas("ns").Get(context.Background(), name, metav1.GetOptions{})
+		if err == nil && equality.Semantic.DeepEqual(q.Status.Hard, hard) && equality.Semantic.DeepEqual(q.Status.Used, used) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("quota %s status = %+v (err %v), want hard %v used %v", name, q.Status, err, hard, used)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestControllerKeepsStatusCurrent(t *testing.T) {
+	hard := list("pods", "3", "requests.cpu", "1", "configmaps", "5")
+	q := quota("compute", hard, func(q *v1.ResourceQuota) { q.Status = v1.ResourceQuotaStatus{} })
+	client := run(t, q, pod("a", requests("cpu", "200m")), &v1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "c1"}},
+		pod("elsewhere", func(p *v1.Pod) { p.Namespace = "other" }))
+	ctx := context.Background()
+	waitForStatus(t, client, "compute", hard, list("pods", "1", "requests.cpu", "200m", "configmaps", "1"))
+
+	if _, err := client.CoreV1().Pods("ns").Create(ctx, pod("b", requests("cpu", "300m")), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitForStatus(t, client, "compute", hard, list("pods", "2", "requests.cpu", "500m", "configmaps", "1"))
+
+	// A pod that finished frees its share.
+	done := pod("a", requests("cpu", "200m"), phase(v1.PodSucceeded))
+	if _, err := client.CoreV1().Pods("ns").UpdateStatus(ctx, done, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitForStatus(t, client, "compute", hard, list("pods", "1", "requests.cpu", "300m", "configmaps", "1"))
+
+	if err := client.CoreV1().ConfigMaps("ns").Delete(ctx, "c1", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitForStatus(t, client, "compute", hard, list("pods", "1", "requests.cpu", "300m", "configmaps", "0"))
+
+	// Raising the limit shows in status.hard.
+	cur, err := client.CoreV1().ResourceQuotas("ns").Get(ctx, "compute", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur.Spec.Hard = list("pods", "10", "requests.cpu", "1", "configmaps", "5")
+	if _, err := client.CoreV1().ResourceQuotas("ns").Update(ctx, cur, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitForStatus(t, client, "compute", cur.Spec.Hard, list("pods", "1", "requests.cpu", "300m", "configmaps", "0"))
+}
+
+func TestSyncWritesOnlyChanges(t *testing.T) {
+	client := fake.NewClientset(quota("s", list("secrets", "4"), func(q *v1.ResourceQuota) { q.Status = v1.ResourceQuotaStatus{} }))
+	factory := informers.NewSharedInformerFactory(client, 0)
+	c := New(client, factory, slog.New(slog.DiscardHandler), Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	factory.Start(ctx.Done())
+	factory.WaitForCacheSync(ctx.Done())
+	defer func() {
+		cancel()
+		factory.Shutdown()
+	}()
+
+	writes := func() int {
+		n := 0
+		for _, a := range client.Actions() {
+			if a.GetVerb() == "update" && a.GetSubresource() == "status" {
+				n++
+			}
+		}
+		return n
+	}
+	// syncWhenCached runs sync once the lister shows what cond waits for.
+	syncWhenCached := func(cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatal("cache never caught up")
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		if err := c.sync(ctx, "ns/s"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cachedUsed := func(want string) func() bool {
+		return func() bool {
+			q, err := c.quotas.ResourceQuotas("ns").Get("s")
+			used := q.Status.Used[v1.ResourceSecrets]
+			return err == nil && len(q.Status.Used) == 1 && used.String() == want
+		}
+	}
+
+	syncWhenCached(func() bool { return true })
+	if writes() != 1 {
+		t.Fatalf("first sync wrote %d times, want 1", writes())
+	}
+	syncWhenCached(cachedUsed("0"))
+	if writes() != 1 {
+		t.Errorf("a sync with nothing changed wrote status (%d writes)", writes())
+	}
+	if _, err := client.CoreV1().Secrets("ns").Create(ctx, &v1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "x"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	syncWhenCached(func() bool { l, _ := c.secrets.Secrets("ns").List(labels.Everything()); return len(l) == 1 })
+	if writes() != 2 {
+		t.Errorf("writes = %d after a new secret, want 2", writes())
+	}
+	syncWhenCached(cachedUsed("1"))
+	if writes() != 2 {
+		t.Errorf("a sync with nothing changed wrote status (%d writes)", writes())
+	}
+}
