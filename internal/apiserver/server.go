@@ -76,6 +76,7 @@ type Server struct {
 	started   atomic.Bool
 
 	allocMu sync.Mutex // serializes ClusterIP and NodePort allocation
+	quotaMu sync.Mutex // serializes quota admission with the create it admits
 }
 
 type gvr struct{ group, version, resource string }

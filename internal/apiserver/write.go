@@ -149,6 +149,13 @@ func (s *Server) create(ctx context.Context, sv *served, namespace string, obj r
 	if dryRun {
 		return obj, nil
 	}
+	if res.Namespaced && res.GVR.Resource != "resourcequotas" && res.GVR.Resource != "events" && s.hasQuota(m.GetNamespace()) {
+		s.quotaMu.Lock()
+		defer s.quotaMu.Unlock()
+		if err := s.admitQuota(ctx, sv, m.GetNamespace(), m.GetName(), obj); err != nil {
+			return nil, err
+		}
+	}
 	data, err := s.encodeStored(obj, res.GVR.GroupVersion().WithKind(res.Kind))
 	if err != nil {
 		return nil, err
