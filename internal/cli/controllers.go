@@ -12,15 +12,24 @@ import (
 
 	"github.com/spf13/pflag"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/metadata"
+	"k8s.io/client-go/metadata/metadatainformer"
 	"k8s.io/client-go/rest"
 
 	"github.com/skiff-dev/skiff/internal/agent"
 	"github.com/skiff-dev/skiff/internal/agent/fake"
 	"github.com/skiff-dev/skiff/internal/controller/deployment"
+	"github.com/skiff-dev/skiff/internal/controller/garbagecollector"
+	"github.com/skiff-dev/skiff/internal/controller/namespace"
 	"github.com/skiff-dev/skiff/internal/controller/replicaset"
+	"github.com/skiff-dev/skiff/internal/controller/resourcequota"
+	"github.com/skiff-dev/skiff/internal/controller/serviceaccount"
+	"github.com/skiff-dev/skiff/internal/registry"
 	"github.com/skiff-dev/skiff/internal/scheduler"
 )
 
@@ -32,7 +41,8 @@ type componentOptions struct {
 }
 
 // controllerNames lists every controller `--disable` accepts, in start order.
-var controllerNames = []string{"deployment", "replicaset", "replicationcontroller", "scheduler", "nodeipam", "nodelifecycle"}
+var controllerNames = []string{"deployment", "replicaset", "replicationcontroller", "scheduler", "nodeipam", "nodelifecycle",
+	"garbagecollector", "namespace", "resourcequota", "serviceaccount"}
 
 func (o *componentOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.runtime, "runtime", o.runtime, "Embedded node agent: process (pods are real processes), fake (pods are Ready at once, for tests and scale) or none")
@@ -61,10 +71,12 @@ func (o *componentOptions) validate() error {
 // componentConfig is what startControllers needs beyond the client config.
 type componentConfig struct {
 	componentOptions
-	nodeIP  net.IP
-	nodes   nodeOptions
-	dataDir string
-	podLogs *agent.LogProxy
+	nodeIP    net.IP
+	nodes     nodeOptions
+	dataDir   string
+	podLogs   *agent.LogProxy
+	resources []*registry.Resource // what the API server serves: the GC and namespace controller cover all of it
+	caPEM     []byte               // published in every namespace as kube-root-ca.crt
 }
 
 // startControllers starts the components that run inside the server as ordinary API clients
@@ -110,6 +122,46 @@ func startControllers(ctx context.Context, cfg *rest.Config, cc componentConfig,
 		s := scheduler.New(client, factory, clog("scheduler"), scheduler.Options{})
 		add("scheduler", func(ctx context.Context) error { return s.Run(ctx, 4) })
 	}
+	metaClient, err := metadata.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("cli: metadata client: %w", err)
+	}
+	metaFactory := metadatainformer.NewSharedInformerFactory(metaClient, 0)
+	var all, namespaced []schema.GroupVersionResource
+	mapper := meta.NewDefaultRESTMapper(nil)
+	for _, r := range cc.resources {
+		all = append(all, r.GVR)
+		scope := meta.RESTScopeRoot
+		if r.Namespaced {
+			namespaced = append(namespaced, r.GVR)
+			scope = meta.RESTScopeNamespace
+		}
+		gv := r.GVR.GroupVersion()
+		mapper.AddSpecific(gv.WithKind(r.Kind), r.GVR, gv.WithResource(r.SingularName), scope)
+		for _, alt := range r.Versions {
+			mapper.AddSpecific(alt.GroupVersion.WithKind(r.Kind), alt.GroupVersion.WithResource(r.GVR.Resource), alt.GroupVersion.WithResource(r.SingularName), scope)
+		}
+	}
+	if !disabled["garbagecollector"] {
+		gc, err := garbagecollector.New(metaClient, metaFactory, mapper, all, clog("garbage-collector"), garbagecollector.Options{})
+		if err != nil {
+			return nil, fmt.Errorf("cli: garbage collector: %w", err)
+		}
+		add("garbagecollector", func(ctx context.Context) error { return gc.Run(ctx, 5) })
+	}
+	if !disabled["namespace"] {
+		c := namespace.New(client, metaClient, factory, namespaced, clog("namespace-controller"), namespace.Options{})
+		add("namespace", func(ctx context.Context) error { return c.Run(ctx, 2) })
+	}
+	if !disabled["resourcequota"] {
+		c := resourcequota.New(client, factory, clog("resourcequota-controller"), resourcequota.Options{})
+		add("resourcequota", func(ctx context.Context) error { return c.Run(ctx, 2) })
+	}
+	if !disabled["serviceaccount"] {
+		c := serviceaccount.New(client, factory, cc.caPEM, clog("serviceaccount-controller"), serviceaccount.Options{})
+		add("serviceaccount", func(ctx context.Context) error { return c.Run(ctx, 2) })
+	}
+
 	ipam, lifecycle, err := nodeControllers(client, cc.nodes, cc.podLogs, log)
 	if err != nil {
 		return nil, err
@@ -132,6 +184,7 @@ func startControllers(ctx context.Context, cfg *rest.Config, cc componentConfig,
 	}
 
 	factory.Start(ctx.Done())
+	metaFactory.Start(ctx.Done())
 	var wg sync.WaitGroup
 	for _, c := range comps {
 		wg.Add(1)
@@ -148,5 +201,5 @@ func startControllers(ctx context.Context, cfg *rest.Config, cc componentConfig,
 	}
 	sort.Strings(names)
 	log.Debug("components started", "components", names)
-	return func() { wg.Wait(); factory.Shutdown() }, nil
+	return func() { wg.Wait(); factory.Shutdown(); metaFactory.Shutdown() }, nil
 }

@@ -290,6 +290,7 @@ func runServer(ctx context.Context, cfg serverConfig, stdout io.Writer, log *slo
 	if err := api.Start(bgCtx); err != nil {
 		return fmt.Errorf("cli: start apiserver: %w", err)
 	}
+	cfg.components.resources, cfg.components.caPEM = api.Resources(), creds.caPEM
 	waitComponents, err := startControllers(bgCtx, api.LoopbackConfig(), cfg.components, log)
 	if err != nil {
 		return fmt.Errorf("cli: start controllers: %w", err)
