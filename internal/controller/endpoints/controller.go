@@ -1,0 +1,293 @@
+package endpoints
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/workqueue"
+)
+
+// Options configures a Controller; the zero value means upstream's defaults.
+type Options struct {
+	// MaxEndpointsPerSlice caps the endpoints of one EndpointSlice (default 100).
+	MaxEndpointsPerSlice int
+}
+
+// Controller maintains the Endpoints and EndpointSlices of every Service.
+type Controller struct {
+	client kubernetes.Interface
+	log    *slog.Logger
+	opts   Options
+
+	services   corelisters.ServiceLister
+	pods       corelisters.PodLister
+	endpoints  corelisters.EndpointsLister
+	sliceIndex cache.Indexer
+	synced     []cache.InformerSynced
+
+	queue    workqueue.TypedRateLimitingInterface[string]
+	triggers *triggerTracker
+	written  *sliceTracker
+}
+
+// New returns a controller that registers its informers (Services, Pods, Endpoints,
+// EndpointSlices) with factory. The caller starts factory, before or after Run.
+func New(client kubernetes.Interface, factory informers.SharedInformerFactory, log *slog.Logger, opts Options) *Controller {
+	if log == nil {
+		log = slog.Default()
+	}
+	if opts.MaxEndpointsPerSlice <= 0 {
+		opts.MaxEndpointsPerSlice = DefaultMaxEndpointsPerSlice
+	}
+	c := &Controller{
+		client: client,
+		log:    log.With("component", "endpoints-controller"),
+		opts:   opts,
+		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
+			workqueue.DefaultTypedControllerRateLimiter[string](),
+			workqueue.TypedRateLimitingQueueConfig[string]{Name: "endpoints"},
+		),
+		triggers: newTriggerTracker(),
+		written:  newSliceTracker(),
+	}
+
+	svcInf := factory.Core().V1().Services()
+	podInf := factory.Core().V1().Pods()
+	epInf := factory.Core().V1().Endpoints()
+	sliceInf := factory.Discovery().V1().EndpointSlices()
+	c.services = svcInf.Lister()
+	c.pods = podInf.Lister()
+	c.endpoints = epInf.Lister()
+	c.sliceIndex = sliceInf.Informer().GetIndexer()
+	if err := AddSliceIndex(sliceInf.Informer()); err != nil {
+		c.log.Error("adding slice index", "err", err)
+	}
+
+	handlers := []struct {
+		informer cache.SharedIndexInformer
+		funcs    cache.ResourceEventHandlerFuncs
+	}{
+		{svcInf.Informer(), cache.ResourceEventHandlerFuncs{
+			AddFunc:    c.enqueueObject,
+			UpdateFunc: func(_, cur any) { c.enqueueObject(cur) },
+			DeleteFunc: c.enqueueObject,
+		}},
+		{podInf.Informer(), cache.ResourceEventHandlerFuncs{AddFunc: c.addPod, UpdateFunc: c.updatePod, DeleteFunc: c.deletePod}},
+		{epInf.Informer(), cache.ResourceEventHandlerFuncs{
+			AddFunc:    c.changedEndpoints,
+			UpdateFunc: func(_, cur any) { c.changedEndpoints(cur) },
+			DeleteFunc: c.enqueueObject, // recreate what was ours, stop mirroring what was not
+		}},
+		{sliceInf.Informer(), cache.ResourceEventHandlerFuncs{
+			AddFunc:    c.changedSlice,
+			UpdateFunc: func(_, cur any) { c.changedSlice(cur) },
+			DeleteFunc: c.deletedSlice,
+		}},
+	}
+	for _, h := range handlers {
+		reg, err := h.informer.AddEventHandler(h.funcs)
+		if err != nil {
+			c.log.Error("adding event handler", "err", err)
+			continue
+		}
+		c.synced = append(c.synced, reg.HasSynced)
+	}
+	return c
+}
+
+// Run syncs with the given number of workers until ctx is done, then returns nil. The informer
+// factory must be started by the caller.
+func (c *Controller) Run(ctx context.Context, workers int) error {
+	defer c.queue.ShutDown()
+	c.log.Info("starting", "workers", workers)
+	defer c.log.Info("stopped")
+	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
+		return fmt.Errorf("endpoints: waiting for caches to sync: %w", ctx.Err())
+	}
+	// Endpoints whose Service went away while no controller ran are found by syncing their key
+	// once; every Service is queued by its informer's initial adds.
+	if eps, err := c.endpoints.List(labels.Everything()); err == nil {
+		for _, ep := range eps {
+			c.queue.Add(ep.Namespace + "/" + ep.Name)
+		}
+	}
+	var wg sync.WaitGroup
+	for range max(workers, 1) {
+		wg.Go(func() {
+			for c.processNext(ctx) {
+			}
+		})
+	}
+	<-ctx.Done()
+	c.queue.ShutDown()
+	wg.Wait()
+	return nil
+}
+
+func (c *Controller) processNext(ctx context.Context) bool {
+	key, quit := c.queue.Get()
+	if quit {
+		return false
+	}
+	defer c.queue.Done(key)
+	err := c.sync(ctx, key)
+	if err == nil {
+		c.queue.Forget(key)
+		return true
+	}
+	if ctx.Err() == nil {
+		c.log.Debug("sync failed, requeueing", "service", key, "err", err)
+	}
+	c.queue.AddRateLimited(key)
+	return true
+}
+
+func (c *Controller) enqueueObject(obj any) {
+	key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj)
+	if err != nil {
+		return
+	}
+	c.queue.Add(key)
+}
+
+// enqueueSelecting queues every selector Service in the pod's namespace whose selector matches
+// the pod's labels.
+func (c *Controller) enqueueSelecting(pod *corev1.Pod) {
+	if len(pod.Labels) == 0 {
+		return
+	}
+	svcs, err := c.services.Services(pod.Namespace).List(labels.Everything())
+	if err != nil {
+		return
+	}
+	set := labels.Set(pod.Labels)
+	for _, svc := range svcs {
+		if len(svc.Spec.Selector) == 0 {
+			continue
+		}
+		if labels.SelectorFromValidatedSet(svc.Spec.Selector).Matches(set) {
+			c.queue.Add(svc.Namespace + "/" + svc.Name)
+		}
+	}
+}
+
+func (c *Controller) addPod(obj any) {
+	if pod, ok := obj.(*corev1.Pod); ok {
+		c.enqueueSelecting(pod)
+	}
+}
+
+func (c *Controller) updatePod(oldObj, curObj any) {
+	old, ok1 := oldObj.(*corev1.Pod)
+	cur, ok2 := curObj.(*corev1.Pod)
+	if !ok1 || !ok2 || cur.ResourceVersion == old.ResourceVersion {
+		return
+	}
+	relabelled := labelsChanged(old, cur)
+	if !relabelled && !podEndpointsChanged(old, cur) {
+		return
+	}
+	c.enqueueSelecting(cur)
+	if relabelled {
+		c.enqueueSelecting(old)
+	}
+}
+
+func (c *Controller) deletePod(obj any) {
+	if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = tomb.Obj
+	}
+	if pod, ok := obj.(*corev1.Pod); ok {
+		c.enqueueSelecting(pod)
+	}
+}
+
+// changedEndpoints queues the Service of an Endpoints object the controller mirrors: one whose
+// Service has no selector. The controller's own Endpoints need no reaction.
+func (c *Controller) changedEndpoints(obj any) {
+	ep, ok := obj.(*corev1.Endpoints)
+	if !ok {
+		return
+	}
+	svc, err := c.services.Services(ep.Namespace).Get(ep.Name)
+	if err == nil && len(svc.Spec.Selector) == 0 {
+		c.queue.Add(ep.Namespace + "/" + ep.Name)
+	}
+}
+
+func (c *Controller) changedSlice(obj any) {
+	s, ok := obj.(*discoveryv1.EndpointSlice)
+	if !ok || !managed(s) {
+		return
+	}
+	if name := s.Labels[discoveryv1.LabelServiceName]; name != "" {
+		c.queue.Add(s.Namespace + "/" + name)
+	}
+}
+
+func (c *Controller) deletedSlice(obj any) {
+	if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = tomb.Obj
+	}
+	s, ok := obj.(*discoveryv1.EndpointSlice)
+	if !ok || !managed(s) {
+		return
+	}
+	for _, o := range s.OwnerReferences {
+		c.written.observeDeleted(o.UID, s.Name)
+	}
+	c.changedSlice(s)
+}
+
+// managed reports whether this controller manages the slice.
+func managed(s *discoveryv1.EndpointSlice) bool {
+	m := s.Labels[discoveryv1.LabelManagedBy]
+	return m == ManagedBy || m == MirrorManagedBy
+}
+
+// SliceIndex names the EndpointSlice informer index from "<namespace>/<service name>" to the
+// slices labelled for that Service. The service proxy adds the same index under the same name;
+// whichever registers first serves both.
+const SliceIndex = "skiff.dev/service-name"
+
+// AddSliceIndex adds SliceIndex to an EndpointSlice informer unless it is there already.
+func AddSliceIndex(inf cache.SharedIndexInformer) error {
+	if _, ok := inf.GetIndexer().GetIndexers()[SliceIndex]; ok {
+		return nil
+	}
+	return inf.AddIndexers(cache.Indexers{SliceIndex: func(obj any) ([]string, error) {
+		s, ok := obj.(*discoveryv1.EndpointSlice)
+		if !ok {
+			return nil, nil
+		}
+		name := s.Labels[discoveryv1.LabelServiceName]
+		if name == "" {
+			return nil, nil
+		}
+		return []string{s.Namespace + "/" + name}, nil
+	}})
+}
+
+// slicesOf returns the cached slices labelled for the Service ns/name.
+func (c *Controller) slicesOf(ns, name string) []*discoveryv1.EndpointSlice {
+	objs, err := c.sliceIndex.ByIndex(SliceIndex, ns+"/"+name)
+	if err != nil {
+		return nil
+	}
+	out := make([]*discoveryv1.EndpointSlice, 0, len(objs))
+	for _, o := range objs {
+		if s, ok := o.(*discoveryv1.EndpointSlice); ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
