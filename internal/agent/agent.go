@@ -62,6 +62,13 @@ type Options struct {
 	Port int
 	// LimitsEnforced tells whether resources.limits are enforced (cgroups); the Node reports it.
 	LimitsEnforced bool
+	// BeforeStop, when set, is called for a terminating pod after its Ready=False status is
+	// written and before any container is signalled: the node's service proxy uses it to wait
+	// until the pod's IP is out of rotation and its in-flight connections have been answered.
+	BeforeStop func(ctx context.Context, podIP net.IP) error
+	// Services, when set, lists the Services whose environment variables pods get
+	// (KUBIA_SERVICE_HOST, ...), as the kubelet does when enableServiceLinks is true.
+	Services func() []*corev1.Service
 
 	Clock          clock.WithTicker // default: the real clock
 	StatusLinger   time.Duration    // how long a status change waits to be batched (default 20ms)

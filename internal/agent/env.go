@@ -14,6 +14,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/skiff-dev/skiff/internal/proxy/servicevars"
 )
 
 // expand replaces $(NAME) in s with lookup(NAME) as Kubernetes does for command, args and env
@@ -54,9 +56,10 @@ func expand(s string, lookup func(string) (string, bool)) string {
 
 // envSource fetches what env valueFrom references.
 type envSource struct {
-	client kubernetes.Interface
-	cms    map[string]*corev1.ConfigMap
-	secs   map[string]*corev1.Secret
+	client   kubernetes.Interface
+	services func() []*corev1.Service // nil: no service environment variables
+	cms      map[string]*corev1.ConfigMap
+	secs     map[string]*corev1.Secret
 }
 
 func (s *envSource) configMap(ctx context.Context, ns, name string) (*corev1.ConfigMap, error) {
@@ -134,6 +137,11 @@ func containerEnv(ctx context.Context, src *envSource, pod *corev1.Pod, c *corev
 	for _, kv := range imageEnv {
 		if k, v, ok := strings.Cut(kv, "="); ok {
 			env.set(k, v)
+		}
+	}
+	if src.services != nil {
+		for _, e := range servicevars.EnvFor(src.services(), pod) {
+			env.set(e.Name, e.Value)
 		}
 	}
 	for _, from := range c.EnvFrom {

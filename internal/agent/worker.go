@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -402,7 +403,7 @@ func (w *podWorker) startContainer(ctx context.Context, pod *corev1.Pod, c *core
 	}
 	w.a.event(pod, c.Name, corev1.EventTypeNormal, "Pulled", "Container image %q already present on machine", c.Image)
 
-	env, err := containerEnv(ctx, &envSource{client: w.a.client}, pod, c, img.Env, w.a.node())
+	env, err := containerEnv(ctx, &envSource{client: w.a.client, services: w.a.opts.Services}, pod, c, img.Env, w.a.node())
 	if err != nil {
 		r.waiting = &corev1.ContainerStateWaiting{Reason: reasonConfigError, Message: err.Error()}
 		w.a.event(pod, c.Name, corev1.EventTypeWarning, "Failed", "Error: %s", err)
@@ -651,6 +652,13 @@ func (w *podWorker) terminate(ctx context.Context, pod *corev1.Pod) {
 			w.log.Warn("marking terminating pod not ready", "err", err)
 		}
 		cancel()
+		if ip := net.ParseIP(w.podIP); ip != nil && w.a.opts.BeforeStop != nil {
+			bctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			if err := w.a.opts.BeforeStop(bctx, ip); err != nil {
+				w.log.Debug("waiting for the pod to leave service rotation", "err", err)
+			}
+			cancel()
+		}
 	}
 	stopCtx, cancel := context.WithCancel(w.killCtx)
 	defer cancel()
