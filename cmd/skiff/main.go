@@ -36,6 +36,7 @@ func main() {
 	root.AddCommand(
 		cli.NewServerCommand(),         // API server, embedded store, controllers
 		cli.NewKubectlCommand(),        // kubectl, built in
+		cli.NewServiceCommand(),        // where Services are reached: skiff service list
 		cli.NewVersionCommand(version), // skiff and Kubernetes API versions
 		cli.NewAgentCommand(), cli.NewImageCommand(), cli.NewKubiaCommand(),
 	)

@@ -18,6 +18,9 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	cliflag "k8s.io/component-base/cli/flag"
@@ -29,6 +32,7 @@ import (
 	"github.com/skiff-dev/skiff/internal/agent/process"
 	"github.com/skiff-dev/skiff/internal/controller/nodeipam"
 	"github.com/skiff-dev/skiff/internal/controller/nodelifecycle"
+	"github.com/skiff-dev/skiff/internal/proxy"
 )
 
 // agentOptions are the flags of `skiff agent`.
@@ -158,9 +162,27 @@ func runAgent(ctx context.Context, o *agentOptions, log *slog.Logger) error {
 		return fmt.Errorf("cli: listen for logs: %w", err)
 	}
 	defer ln.Close()
+
+	// this node's service proxy, and the Services pods get environment variables for
+	factory := informers.NewSharedInformerFactory(client, 0)
+	px := proxy.New(client, factory, log, proxy.Options{NodeIP: nodeIP, NodeName: name})
+	services := serviceLister(factory)
+	pctx, stopProxy := context.WithCancel(ctx)
+	factory.Start(pctx.Done())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := px.Run(pctx); err != nil && pctx.Err() == nil {
+			log.Error("service proxy stopped", "err", err)
+		}
+	}()
+	defer func() { stopProxy(); wg.Wait(); factory.Shutdown() }()
+
 	return runNodeAgent(ctx, client, log, nodeAgentConfig{
 		name: name, ip: nodeIP, dataDir: dataDir, imagesDir: imagesDir, maxPods: o.maxPods,
 		logs: ln, token: token, leaseDuration: o.leaseDur,
+		beforeStop: px.WaitUntilNotServing, services: services,
 	}, func(*agent.Agent) {})
 }
 
@@ -176,6 +198,9 @@ type nodeAgentConfig struct {
 	labels    map[string]string
 	// leaseDuration of the node's Lease (0: 40s); it is renewed every quarter of it.
 	leaseDuration time.Duration
+	// beforeStop and services connect the agent to its node's service proxy (both may be nil).
+	beforeStop func(ctx context.Context, podIP net.IP) error
+	services   func() []*corev1.Service
 }
 
 // runNodeAgent runs an agent with the process runtime until ctx ends: it locks the data
@@ -212,6 +237,7 @@ func runNodeAgent(ctx context.Context, client kubernetes.Interface, log *slog.Lo
 		NodeName: c.name, NodeIP: c.ip, DataDir: c.dataDir, MaxPods: c.maxPods, Labels: c.labels,
 		Images: &images.Store{Root: c.imagesDir, Self: self}, Runtime: rt,
 		LeaseDuration: c.leaseDuration, RenewInterval: c.leaseDuration / 4,
+		BeforeStop: c.beforeStop, Services: c.services,
 	}
 	var certHash string
 	if c.logs != nil {
@@ -302,9 +328,20 @@ func nodeControllers(client kubernetes.Interface, o nodeOptions, logs *agent.Log
 // its pods under dataDir/agent and its images in dataDir/images (where `skiff image` puts them
 // by default). Logs of its pods are served in-process through logs. It returns once every
 // container has stopped.
-func runEmbeddedAgent(ctx context.Context, client kubernetes.Interface, name string, ip net.IP, dataDir string, o nodeOptions, logs *agent.LogProxy, log *slog.Logger) error {
+func runEmbeddedAgent(ctx context.Context, client kubernetes.Interface, name string, ip net.IP, dataDir string, o nodeOptions, logs *agent.LogProxy, px *proxy.Proxy, services func() []*corev1.Service, log *slog.Logger) error {
 	return runNodeAgent(ctx, client, log, nodeAgentConfig{
 		name: name, ip: ip, dataDir: filepath.Join(dataDir, "agent"), imagesDir: filepath.Join(dataDir, "images"),
 		maxPods: o.maxPods, labels: map[string]string{"node-role.kubernetes.io/control-plane": ""},
+		beforeStop: px.WaitUntilNotServing, services: services,
 	}, logs.AddLocal)
+}
+
+// serviceLister returns a function listing every Service factory's informer holds. Call it
+// before the factory starts so the informer is registered.
+func serviceLister(factory informers.SharedInformerFactory) func() []*corev1.Service {
+	l := factory.Core().V1().Services().Lister()
+	return func() []*corev1.Service {
+		svcs, _ := l.List(labels.Everything())
+		return svcs
+	}
 }

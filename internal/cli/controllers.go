@@ -24,11 +24,13 @@ import (
 	"github.com/skiff-dev/skiff/internal/agent"
 	"github.com/skiff-dev/skiff/internal/agent/fake"
 	"github.com/skiff-dev/skiff/internal/controller/deployment"
+	"github.com/skiff-dev/skiff/internal/controller/endpoints"
 	"github.com/skiff-dev/skiff/internal/controller/garbagecollector"
 	"github.com/skiff-dev/skiff/internal/controller/namespace"
 	"github.com/skiff-dev/skiff/internal/controller/replicaset"
 	"github.com/skiff-dev/skiff/internal/controller/resourcequota"
 	"github.com/skiff-dev/skiff/internal/controller/serviceaccount"
+	"github.com/skiff-dev/skiff/internal/proxy"
 	"github.com/skiff-dev/skiff/internal/registry"
 	"github.com/skiff-dev/skiff/internal/scheduler"
 )
@@ -42,7 +44,7 @@ type componentOptions struct {
 
 // controllerNames lists every controller `--disable` accepts, in start order.
 var controllerNames = []string{"deployment", "replicaset", "replicationcontroller", "scheduler", "nodeipam", "nodelifecycle",
-	"garbagecollector", "namespace", "resourcequota", "serviceaccount"}
+	"garbagecollector", "namespace", "resourcequota", "serviceaccount", "endpoints"}
 
 func (o *componentOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.runtime, "runtime", o.runtime, "Embedded node agent: process (pods are real processes), fake (pods are Ready at once, for tests and scale) or none")
@@ -162,6 +164,11 @@ func startControllers(ctx context.Context, cfg *rest.Config, cc componentConfig,
 		add("serviceaccount", func(ctx context.Context) error { return c.Run(ctx, 2) })
 	}
 
+	if !disabled["endpoints"] {
+		c := endpoints.New(client, factory, log, endpoints.Options{})
+		add("endpoints", func(ctx context.Context) error { return c.Run(ctx, 5) })
+	}
+
 	ipam, lifecycle, err := nodeControllers(client, cc.nodes, cc.podLogs, log)
 	if err != nil {
 		return nil, err
@@ -170,8 +177,12 @@ func startControllers(ctx context.Context, cfg *rest.Config, cc componentConfig,
 	add("nodelifecycle", lifecycle)
 	switch cc.runtime {
 	case "process":
+		// the node's service proxy: ClusterIPs and NodePorts on this node's IP
+		px := proxy.New(client, factory, log, proxy.Options{NodeIP: cc.nodeIP, NodeName: cc.nodeName})
+		comps = append(comps, component{"proxy", px.Run})
+		services := serviceLister(factory)
 		comps = append(comps, component{"node-agent", func(ctx context.Context) error {
-			return runEmbeddedAgent(ctx, client, cc.nodeName, cc.nodeIP, cc.dataDir, cc.nodes, cc.podLogs, log)
+			return runEmbeddedAgent(ctx, client, cc.nodeName, cc.nodeIP, cc.dataDir, cc.nodes, cc.podLogs, px, services, log)
 		}})
 	case "fake":
 		// a fake node is for scale: room for thousands of pods
