@@ -38,6 +38,7 @@ func main() {
 		cli.NewKubectlCommand(),        // kubectl, built in
 		cli.NewServiceCommand(),        // where Services are reached: skiff service list
 		cli.NewVersionCommand(version), // skiff and Kubernetes API versions
+		cli.NewRollingUpdateCommand(),  // chapter 9.2's obsolete kubectl rolling-update, client-side
 		cli.NewAgentCommand(), cli.NewImageCommand(), cli.NewKubiaCommand(),
 	)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
