@@ -22,6 +22,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/apimachinery/pkg/runtime/serializer/protobuf"
+	utilrand "k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/apimachinery/pkg/version"
 	"k8s.io/client-go/rest"
 
@@ -75,6 +76,9 @@ type Server struct {
 	lastWrite atomic.Int64 // highest revision this server wrote; reads wait for the cache to reach it
 	started   atomic.Bool
 
+	// nameSuffix makes the random part of a name generated from generateName.
+	nameSuffix func() string
+
 	allocMu sync.Mutex // serializes ClusterIP and NodePort allocation
 	quotaMu sync.Mutex // serializes quota admission with the create it admits
 }
@@ -115,7 +119,8 @@ func New(cfg Config) (*Server, error) {
 	if cfg.AdvertiseAddress == nil {
 		cfg.AdvertiseAddress = net.IPv4(127, 0, 0, 1)
 	}
-	s := &Server{cfg: cfg, log: cfg.Log.With("component", "apiserver"), served: map[gvr]*served{}}
+	s := &Server{cfg: cfg, log: cfg.Log.With("component", "apiserver"), served: map[gvr]*served{},
+		nameSuffix: func() string { return utilrand.String(5) }}
 	s.scheme, s.codecs = newScheme()
 	s.proto = protobuf.NewSerializer(s.scheme, s.scheme)
 	s.version = serverVersion(cfg.Version)

@@ -15,7 +15,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	utilrand "k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/apimachinery/pkg/util/uuid"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
@@ -109,7 +108,7 @@ func (s *Server) create(ctx context.Context, sv *served, namespace string, obj r
 		return nil, invalid(gk, "", field.ErrorList{field.Required(field.NewPath("metadata", "name"), "name or generateName is required")})
 	}
 	if generated {
-		m.SetName(m.GetGenerateName() + utilrand.String(5))
+		m.SetName(m.GetGenerateName() + s.nameSuffix())
 	}
 	m.SetUID(uuid.NewUUID())
 	m.SetCreationTimestamp(metav1.Now())
@@ -156,16 +155,19 @@ func (s *Server) create(ctx context.Context, sv *served, namespace string, obj r
 			return nil, err
 		}
 	}
-	data, err := s.encodeStored(obj, res.GVR.GroupVersion().WithKind(res.Kind))
-	if err != nil {
-		return nil, err
-	}
-	key := sv.cache.key(m.GetNamespace(), m.GetName())
-	rev, err := s.cfg.Store.Create(ctx, key, data)
-	for attempt := 0; generated && errors.Is(err, storage.ErrExists) && attempt < 8; attempt++ {
-		m.SetName(m.GetGenerateName() + utilrand.String(5))
-		key = sv.cache.key(m.GetNamespace(), m.GetName())
-		rev, err = s.cfg.Store.Create(ctx, key, data)
+	// A generated name that is taken is generated again, up to 8 times, as kube-apiserver
+	// does; the object is encoded again each time, since its name is part of it.
+	var rev int64
+	for attempt := 0; ; attempt++ {
+		var data []byte
+		if data, err = s.encodeStored(obj, res.GVR.GroupVersion().WithKind(res.Kind)); err != nil {
+			return nil, err
+		}
+		rev, err = s.cfg.Store.Create(ctx, sv.cache.key(m.GetNamespace(), m.GetName()), data)
+		if !generated || !errors.Is(err, storage.ErrExists) || attempt == 8 {
+			break
+		}
+		m.SetName(m.GetGenerateName() + s.nameSuffix())
 	}
 	if err != nil {
 		if errors.Is(err, storage.ErrExists) && generated {
