@@ -29,6 +29,7 @@ type cacheEvent struct {
 	obj  runtime.Object  // new object (for Deleted: the last state, with the delete's resourceVersion)
 	prev runtime.Object  // previous object, nil for Added
 	rev  int64
+	raw  []byte // obj's stored encoding (without resourceVersion); nil for Deleted
 }
 
 // resourceCache holds every object of one resource, decoded, and fans its changes out to watchers.
@@ -38,8 +39,12 @@ type resourceCache struct {
 	gvk    schema.GroupVersionKind
 	prefix string // "/registry/<group-resource>/"
 
-	mu       sync.RWMutex // guards the fields below
-	objs     map[string]runtime.Object
+	mu   sync.RWMutex // guards the fields below
+	objs map[string]runtime.Object
+	// raw holds the stored encoding of each object in objs. An update compares its new
+	// encoding with it to skip writing a change that changes nothing, as the etcd3 store
+	// compares with the data it read.
+	raw      map[string][]byte
 	history  []cacheEvent // ring buffer of the last historySize events
 	head     int          // index of the oldest event in history when full
 	full     bool
@@ -55,6 +60,7 @@ func newResourceCache(res *registry.Resource) *resourceCache {
 		gvk:      res.GVR.GroupVersion().WithKind(res.Kind),
 		prefix:   "/registry/" + gr.String() + "/",
 		objs:     map[string]runtime.Object{},
+		raw:      map[string][]byte{},
 		history:  make([]cacheEvent, 0, 64),
 		watchers: map[*cacheWatcher]struct{}{},
 	}
@@ -74,6 +80,12 @@ func (c *resourceCache) objKey(storageKey string) string {
 }
 
 func (c *resourceCache) get(namespace, name string) (runtime.Object, bool) {
+	o, _, ok := c.getStored(namespace, name)
+	return o, ok
+}
+
+// getStored returns the cached object namespace/name and its stored encoding.
+func (c *resourceCache) getStored(namespace, name string) (runtime.Object, []byte, bool) {
 	k := name
 	if c.res.Namespaced {
 		k = namespace + "/" + name
@@ -81,7 +93,7 @@ func (c *resourceCache) get(namespace, name string) (runtime.Object, bool) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	o, ok := c.objs[k]
-	return o, ok
+	return o, c.raw[k], ok
 }
 
 // list returns the objects in namespace ("" = all), sorted by key, that match pred.
@@ -117,8 +129,10 @@ func (c *resourceCache) apply(ev cacheEvent, key string) {
 	k := c.objKey(key)
 	if ev.typ == watch.Deleted {
 		delete(c.objs, k)
+		delete(c.raw, k)
 	} else {
 		c.objs[k] = ev.obj
+		c.raw[k] = ev.raw
 	}
 	if len(c.history) < historySize {
 		c.history = append(c.history, ev)
@@ -253,6 +267,7 @@ func (cs *cacheSet) load(ctx context.Context) (int64, error) {
 			return 0, err
 		}
 		c.objs[c.objKey(kv.Key)] = obj
+		c.raw[c.objKey(kv.Key)] = kv.Value
 	}
 	for _, c := range cs.byGR {
 		c.oldest = rev
@@ -327,7 +342,7 @@ func (cs *cacheSet) applyStorageEvent(ev storage.Event, log interface{ Error(str
 				log.Error("watch cache: dropping undecodable object", "key", ev.KV.Key, "err", err)
 				break
 			}
-			ce = cacheEvent{typ: watch.Modified, obj: obj, prev: prev, rev: rev}
+			ce = cacheEvent{typ: watch.Modified, obj: obj, prev: prev, rev: rev, raw: ev.KV.Value}
 			if prev == nil {
 				ce.typ = watch.Added
 			}

@@ -93,14 +93,20 @@ func (s *Server) waitConsistent(ctx context.Context, rv string) error {
 
 // getCurrent returns the cached object namespace/name after waiting for consistency.
 func (s *Server) getCurrent(ctx context.Context, sv *served, namespace, name string) (runtime.Object, error) {
+	obj, _, err := s.getCurrentStored(ctx, sv, namespace, name)
+	return obj, err
+}
+
+// getCurrentStored is getCurrent that also returns the object's stored encoding.
+func (s *Server) getCurrentStored(ctx context.Context, sv *served, namespace, name string) (runtime.Object, []byte, error) {
 	if err := s.waitConsistent(ctx, ""); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	obj, ok := sv.cache.get(namespace, name)
+	obj, raw, ok := sv.cache.getStored(namespace, name)
 	if !ok {
-		return nil, apierrors.NewNotFound(sv.cache.gr, name)
+		return nil, nil, apierrors.NewNotFound(sv.cache.gr, name)
 	}
-	return obj, nil
+	return obj, raw, nil
 }
 
 func (s *Server) handleGet(w http.ResponseWriter, r *http.Request, info requestInfo, sv *served) error {

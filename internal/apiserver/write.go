@@ -252,7 +252,7 @@ func (s *Server) guaranteedUpdate(ctx context.Context, sv *served, namespace, na
 		defer s.allocMu.Unlock()
 	}
 	for attempt := 0; ; attempt++ {
-		cur, err := s.getCurrent(ctx, sv, namespace, name)
+		cur, curData, err := s.getCurrentStored(ctx, sv, namespace, name)
 		if err != nil {
 			return nil, err
 		}
@@ -347,8 +347,7 @@ func (s *Server) guaranteedUpdate(ctx context.Context, sv *served, namespace, na
 		if err != nil {
 			return nil, err
 		}
-		oldData, err := s.encodeStored(cur.DeepCopyObject(), gvk)
-		if err == nil && bytes.Equal(newData, oldData) {
+		if bytes.Equal(newData, curData) {
 			return cur, nil // nothing changed: no write, same resourceVersion
 		}
 		if opts.dryRun {
