@@ -30,6 +30,9 @@ type cacheEvent struct {
 	prev runtime.Object  // previous object, nil for Added
 	rev  int64
 	raw  []byte // obj's stored encoding (without resourceVersion); nil for Deleted
+	// enc holds the event as watchers encoded it, shared by every watcher that asks for the
+	// same encoding.
+	enc *encodings
 }
 
 // resourceCache holds every object of one resource, decoded, and fans its changes out to watchers.
@@ -355,6 +358,7 @@ func (cs *cacheSet) applyStorageEvent(ev storage.Event, log interface{ Error(str
 			ce = cacheEvent{typ: watch.Deleted, obj: last, prev: prev, rev: rev}
 		}
 		if ce.obj != nil {
+			ce.enc = &encodings{}
 			c.apply(ce, ev.KV.Key)
 		}
 	}

@@ -5,12 +5,14 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/watch"
 )
 
@@ -126,7 +128,8 @@ func (s *Server) handleWatch(w http.ResponseWriter, r *http.Request, info reques
 	}
 	sentColumns := false
 	var buf bytes.Buffer
-	send := func(typ watch.EventType, obj runtime.Object) error {
+	// encodeEvent returns the WatchEvent of typ for obj, encoded as this watcher asked.
+	encodeEvent := func(typ watch.EventType, obj runtime.Object) ([]byte, error) {
 		var out runtime.Object
 		if typ == watch.Bookmark {
 			out = obj
@@ -141,23 +144,45 @@ func (s *Server) handleWatch(w http.ResponseWriter, r *http.Request, info reques
 				sentColumns = true
 				out = t
 			} else if out, err = s.outputObject(r, sv, obj, c); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		buf.Reset()
 		if err := choice.info.Serializer.Encode(out, &buf); err != nil {
+			return nil, err
+		}
+		var frame bytes.Buffer
+		ev := &metav1.WatchEvent{Type: string(typ), Object: runtime.RawExtension{Raw: buf.Bytes()}}
+		if err := stream.Serializer.Encode(ev, &frame); err != nil {
+			return nil, err
+		}
+		return frame.Bytes(), nil
+	}
+	// send writes one event as one frame. With shared set, the encoding is taken from, or
+	// left in, shared for the other watchers of the same event; Tables are not shared, as
+	// only a watcher's first one carries the column definitions.
+	send := func(typ watch.EventType, obj runtime.Object, shared *encodings) error {
+		var data []byte
+		var err error
+		if shared != nil && choice.output != outputTable {
+			key := encodingKey{typ: typ, mediaType: choice.info.MediaType, gv: sv.gv, output: choice.output, metaGV: choice.metaGV}
+			data, err = shared.get(key, func() ([]byte, error) { return encodeEvent(typ, obj) })
+		} else {
+			data, err = encodeEvent(typ, obj)
+		}
+		if err != nil {
 			return err
 		}
-		ev := &metav1.WatchEvent{Type: string(typ), Object: runtime.RawExtension{Raw: buf.Bytes()}}
-		return stream.Serializer.Encode(ev, frames)
+		_, err = frames.Write(data)
+		return err
 	}
 	for _, o := range initial {
-		if err := send(watch.Added, o); err != nil {
+		if err := send(watch.Added, o, nil); err != nil {
 			return nil
 		}
 	}
 	if initialEnd && bookmarks {
-		if err := send(watch.Bookmark, s.bookmarkObject(sv, initialRev, true)); err != nil {
+		if err := send(watch.Bookmark, s.bookmarkObject(sv, initialRev, true), nil); err != nil {
 			return nil
 		}
 	}
@@ -171,7 +196,7 @@ func (s *Server) handleWatch(w http.ResponseWriter, r *http.Request, info reques
 		if !ok {
 			return nil
 		}
-		return send(typ, obj)
+		return send(typ, obj, ev.enc)
 	}
 	for _, ev := range backlog {
 		if deliver(ev) != nil {
@@ -207,7 +232,7 @@ func (s *Server) handleWatch(w http.ResponseWriter, r *http.Request, info reques
 			if len(watcher.ch) > 0 || rev <= lastSent {
 				continue
 			}
-			if send(watch.Bookmark, s.bookmarkObject(sv, rev, false)) != nil {
+			if send(watch.Bookmark, s.bookmarkObject(sv, rev, false), nil) != nil {
 				return nil
 			}
 			lastSent = rev
@@ -218,6 +243,46 @@ func (s *Server) handleWatch(w http.ResponseWriter, r *http.Request, info reques
 			return nil
 		}
 	}
+}
+
+// encodings memoizes the encoded WatchEvents of one cache event, so that of the watchers
+// asking for the same encoding only the first pays for it, as kube-apiserver's
+// cachingObject serializes an event once per encoder.
+type encodings struct {
+	mu    sync.Mutex // guards byKey, and is held while encoding so others wait for the result
+	byKey []encodedEvent
+}
+
+// encodingKey says what a watcher's WatchEvent bytes depend on.
+type encodingKey struct {
+	typ       watch.EventType
+	mediaType string
+	gv        schema.GroupVersion
+	output    outputKind
+	metaGV    string
+}
+
+type encodedEvent struct {
+	key  encodingKey
+	data []byte
+}
+
+// get returns the bytes encoded for key, calling encode the first time. The bytes are shared
+// and must not be modified. A failed encoding is not kept.
+func (e *encodings) get(key encodingKey, encode func() ([]byte, error)) ([]byte, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, enc := range e.byKey {
+		if enc.key == key {
+			return enc.data, nil
+		}
+	}
+	data, err := encode()
+	if err != nil {
+		return nil, err
+	}
+	e.byKey = append(e.byKey, encodedEvent{key: key, data: data})
+	return data, nil
 }
 
 func streamSuffix(c mediaChoice) string {
