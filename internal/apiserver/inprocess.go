@@ -1,14 +1,17 @@
 package apiserver
 
 import (
+	"bytes"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 )
 
 // inProcessTransport is an http.RoundTripper that calls the API handler directly: embedded
-// components use the real API with no TLS or TCP in between. Responses stream through a pipe, so
-// watches work.
+// components use the real API with no TLS or TCP in between. A write is served in the caller's
+// goroutine and answered from a buffer; any other request is served on a goroutine of its own
+// and its response streams through a pipe, so watches (and logs, and proxied responses) work.
 type inProcessTransport struct {
 	handler http.Handler
 }
@@ -23,6 +26,34 @@ func (t *inProcessTransport) RoundTrip(req *http.Request) (*http.Response, error
 	if req.Host == "" {
 		req.Host = req.URL.Host
 	}
+	if !answeredWhole(req) {
+		return t.stream(req)
+	}
+	rw := &bufferedResponseWriter{header: http.Header{}}
+	t.handler.ServeHTTP(rw, req)
+	rw.WriteHeader(http.StatusOK) // no-op if already written
+	return &http.Response{
+		Status: http.StatusText(rw.code), StatusCode: rw.code, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: rw.header, Body: io.NopCloser(bytes.NewReader(rw.body.Bytes())), ContentLength: int64(rw.body.Len()),
+		Request: req,
+	}, nil
+}
+
+// answeredWhole reports whether req's response is complete when its handler returns, so that
+// the caller's goroutine can serve it: a create, update, patch or delete, which is what
+// controllers send most, and which never streams (no watch, log or upgrade), unless it goes
+// through a proxy. Serving it there spares a goroutine hand-over each way and a pipe.
+func answeredWhole(req *http.Request) bool {
+	switch req.Method {
+	case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
+		return req.Header.Get("Upgrade") == "" && !strings.Contains(req.URL.Path, "/proxy")
+	}
+	return false
+}
+
+// stream serves req on a goroutine of its own and returns once the response head is written;
+// the body follows through a pipe as the handler writes it.
+func (t *inProcessTransport) stream(req *http.Request) (*http.Response, error) {
 	pr, pw := io.Pipe()
 	rw := &pipeResponseWriter{header: http.Header{}, pw: pw, ready: make(chan struct{})}
 	go func() {
@@ -42,6 +73,26 @@ func (t *inProcessTransport) RoundTrip(req *http.Request) (*http.Response, error
 		Status: http.StatusText(rw.code), StatusCode: rw.code, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
 		Header: rw.sent, Body: pr, ContentLength: -1, Request: req,
 	}, nil
+}
+
+// bufferedResponseWriter keeps a whole response for RoundTrip to return.
+type bufferedResponseWriter struct {
+	header http.Header
+	code   int
+	body   bytes.Buffer
+}
+
+func (w *bufferedResponseWriter) Header() http.Header { return w.header }
+
+func (w *bufferedResponseWriter) WriteHeader(code int) {
+	if w.code == 0 {
+		w.code = code
+	}
+}
+
+func (w *bufferedResponseWriter) Write(b []byte) (int, error) {
+	w.WriteHeader(http.StatusOK)
+	return w.body.Write(b)
 }
 
 // pipeResponseWriter hands the response head to RoundTrip on WriteHeader and streams the body.
