@@ -20,7 +20,11 @@ func readBody(r *http.Request) ([]byte, error) {
 	if r.Body == nil {
 		return nil, nil
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxBodyBytes+1))
+	size := 512
+	if n := r.ContentLength; n > 0 && n <= maxBodyBytes {
+		size = int(n) + 1 // the announced size, and a byte to see the end without growing
+	}
+	body, err := readAll(io.LimitReader(r.Body, maxBodyBytes+1), size)
 	if err != nil {
 		return nil, badRequest("reading request body: %v", err)
 	}
@@ -28,6 +32,25 @@ func readBody(r *http.Request) ([]byte, error) {
 		return nil, apierrors.NewRequestEntityTooLargeError(fmt.Sprintf("limit is %d", maxBodyBytes))
 	}
 	return body, nil
+}
+
+// readAll is io.ReadAll starting with a buffer of size bytes, so that a body whose length is
+// known is read into one allocation rather than grown from 512 bytes by copying.
+func readAll(r io.Reader, size int) ([]byte, error) {
+	b := make([]byte, 0, size)
+	for {
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err != nil {
+			if err == io.EOF {
+				err = nil
+			}
+			return b, err
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)] // let append grow the buffer
+		}
+	}
 }
 
 // fieldValidation returns the request's fieldValidation mode: Strict, Warn (default) or Ignore.
