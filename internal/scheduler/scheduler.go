@@ -51,6 +51,9 @@ type Scheduler struct {
 	// worker that saw it move while deciding retries at once.
 	clusterEvents atomic.Uint64
 
+	// binds tracks the binding writes in flight, which Run waits for.
+	binds sync.WaitGroup
+
 	mu            sync.Mutex          // guards unschedulable
 	unschedulable map[string]struct{} // keys of pods that last fit nowhere
 }
@@ -120,7 +123,9 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, l
 }
 
 // Run schedules with workers concurrent workers until ctx is done. Decisions
-// are serialized by the node cache; the binding writes run concurrently.
+// are serialized by the node cache; each binding is written in the
+// background, as upstream's binding cycle is, so that the write's round trip
+// does not hold up the next decision.
 func (s *Scheduler) Run(ctx context.Context, workers int) error {
 	defer s.queue.ShutDown()
 	if s.broadcaster != nil {
@@ -141,6 +146,7 @@ func (s *Scheduler) Run(ctx context.Context, workers int) error {
 	<-ctx.Done()
 	s.queue.ShutDown()
 	wg.Wait()
+	s.binds.Wait()
 	return nil
 }
 
@@ -207,7 +213,8 @@ func (s *Scheduler) processNext(ctx context.Context) bool {
 	return true
 }
 
-// scheduleOne places the pod named k; retry means it fits nowhere for now.
+// scheduleOne places the pod named k: it picks a node, assumes the pod
+// there and starts the binding write; retry means it fits nowhere for now.
 func (s *Scheduler) scheduleOne(ctx context.Context, k string) (retry bool, err error) {
 	ns, name, err := cache.SplitMetaNamespaceKey(k)
 	if err != nil {
@@ -237,20 +244,35 @@ func (s *Scheduler) scheduleOne(ctx context.Context, k string) (retry bool, err 
 	}
 	s.setUnschedulable(k, false)
 
-	err = s.client.CoreV1().Pods(ns).Bind(ctx, &v1.Binding{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, UID: pod.UID},
+	// The pod is assumed: until the binding succeeds or is forgotten, no
+	// worker places it again and no decision spends its capacity twice.
+	s.binds.Go(func() {
+		if err := s.bind(ctx, pod, node); err != nil {
+			s.log.Warn("binding failed", "pod", k, "err", err)
+			s.queue.AddRateLimited(k)
+		}
+	})
+	return false, nil
+}
+
+// bind writes pod's binding to node and records the outcome. A failed
+// binding releases the assumed capacity; the caller retries the pod, unless
+// it is gone or the scheduler is stopping.
+func (s *Scheduler) bind(ctx context.Context, pod *v1.Pod, node string) error {
+	err := s.client.CoreV1().Pods(pod.Namespace).Bind(ctx, &v1.Binding{
+		ObjectMeta: metav1.ObjectMeta{Namespace: pod.Namespace, Name: pod.Name, UID: pod.UID},
 		Target:     v1.ObjectReference{Kind: "Node", Name: node},
 	}, metav1.CreateOptions{})
 	if err != nil {
 		s.cache.forget(pod.UID)
-		if apierrors.IsNotFound(err) {
-			return false, nil
+		if apierrors.IsNotFound(err) || ctx.Err() != nil {
+			return nil
 		}
 		s.recorder.Eventf(pod, v1.EventTypeWarning, "FailedScheduling", "Binding rejected: %v", err)
-		return false, fmt.Errorf("bind pod %s to %s: %w", k, node, err)
+		return fmt.Errorf("bind pod %s to %s: %w", key(pod), node, err)
 	}
-	s.recorder.Eventf(pod, v1.EventTypeNormal, "Scheduled", "Successfully assigned %s/%s to %s", ns, name, node)
-	return false, nil
+	s.recorder.Eventf(pod, v1.EventTypeNormal, "Scheduled", "Successfully assigned %s/%s to %s", pod.Namespace, pod.Name, node)
+	return nil
 }
 
 // reportUnschedulable emits FailedScheduling and sets PodScheduled=False,
