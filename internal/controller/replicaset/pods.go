@@ -57,21 +57,75 @@ func isAvailable(p *v1.Pod, minReadySeconds int32, now time.Time) bool {
 	return !since.IsZero() && since.Add(time.Duration(minReadySeconds)*time.Second).Before(now)
 }
 
-func filterPods(pods []*v1.Pod, keep func(*v1.Pod) bool) []*v1.Pod {
-	var out []*v1.Pod
-	for _, p := range pods {
-		if keep(p) {
-			out = append(out, p)
-		}
-	}
-	return out
+// candidateSets are a ReplicaSet's candidate pods (its own and the
+// namespace's orphans) sorted by what a sync does with them.
+type candidateSets struct {
+	active      []*v1.Pod // controlled and selected: counted as they are
+	terminating []*v1.Pod // controlled and selected, being deleted
+	unclaimed   []*v1.Pod // active pods to adopt (selected orphans) or release (controlled, not selected)
 }
 
-// controlledAndMatching returns the pods controlled by owner that match selector.
-func controlledAndMatching(owner metav1.Object, selector labels.Selector, pods []*v1.Pod) []*v1.Pod {
-	return filterPods(pods, func(p *v1.Pod) bool {
-		return metav1.IsControlledBy(p, owner) && selector.Matches(labels.Set(p.Labels))
-	})
+// sortCandidates sorts candidates in one pass, so that a sync of n pods
+// looks at each once. It decides nothing that claiming decides: pods that may
+// need adopting or releasing are left to the claimer, which checks them again.
+func sortCandidates(rs *appsv1.ReplicaSet, selects func(labels map[string]string) bool, candidates []*v1.Pod) candidateSets {
+	var sets candidateSets
+	for _, p := range candidates {
+		active, terminating := isActive(p), isTerminating(p)
+		if !active && !terminating {
+			continue // finished
+		}
+		ref := metav1.GetControllerOfNoCopy(p)
+		switch {
+		case ref != nil && ref.UID != rs.UID:
+			// Someone else's.
+		case ref == nil:
+			if active && selects(p.Labels) {
+				sets.unclaimed = append(sets.unclaimed, p)
+			}
+		case !selects(p.Labels):
+			if active {
+				sets.unclaimed = append(sets.unclaimed, p)
+			}
+		case active:
+			sets.active = append(sets.active, p)
+		default:
+			sets.terminating = append(sets.terminating, p)
+		}
+	}
+	return sets
+}
+
+// matcher returns selector as a function of a pod's labels. A selector of
+// matchLabels only (every ReplicaSet a Deployment creates, every
+// ReplicationController) is tested by looking its labels up in the pod's,
+// rather than through labels.Selector; sel is selector parsed.
+func matcher(sel *metav1.LabelSelector, selector labels.Selector) func(map[string]string) bool {
+	if sel != nil && len(sel.MatchExpressions) == 0 && len(sel.MatchLabels) > 0 {
+		return pairsOf(sel.MatchLabels).in
+	}
+	return func(l map[string]string) bool { return selector.Matches(labels.Set(l)) }
+}
+
+// labelPairs is a label set held as a slice, to test against many pods.
+type labelPairs []struct{ key, value string }
+
+func pairsOf(m map[string]string) labelPairs {
+	pairs := make(labelPairs, 0, len(m))
+	for k, v := range m {
+		pairs = append(pairs, struct{ key, value string }{k, v})
+	}
+	return pairs
+}
+
+// in reports whether labels has every pair.
+func (pairs labelPairs) in(labels map[string]string) bool {
+	for _, p := range pairs {
+		if v, ok := labels[p.key]; !ok || v != p.value {
+			return false
+		}
+	}
+	return true
 }
 
 func podKey(p *v1.Pod) string { return p.Namespace + "/" + p.Name }

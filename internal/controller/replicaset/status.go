@@ -9,7 +9,6 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/utils/ptr"
 )
 
@@ -26,10 +25,10 @@ func calculateStatus(rs *appsv1.ReplicaSet, active, terminating []*v1.Pod, manag
 
 	// A pod is fully labeled when it carries every label of the template,
 	// which is a superset of the selector.
-	template := labels.Set(rs.Spec.Template.Labels).AsSelectorPreValidated()
+	template := pairsOf(rs.Spec.Template.Labels)
 	var fullyLabeled, ready, available int32
 	for _, p := range active {
-		if template.Matches(labels.Set(p.Labels)) {
+		if template.in(p.Labels) {
 			fullyLabeled++
 		}
 		if isReady(p) {

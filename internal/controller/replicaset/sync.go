@@ -47,13 +47,15 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	if err != nil {
 		return err
 	}
-	active, err := c.claimPods(ctx, rs, selector, filterPods(candidates, isActive))
+	sorted := sortCandidates(rs, matcher(rs.Spec.Selector, selector), candidates)
+	claimed, err := c.claimPods(ctx, rs, selector, sorted.unclaimed)
 	if err != nil {
 		return err
 	}
+	active := append(sorted.active, claimed...)
 	var terminating []*v1.Pod
 	if c.kind.reportTerminating {
-		terminating = controlledAndMatching(rs, selector, filterPods(candidates, isTerminating))
+		terminating = sorted.terminating
 	}
 
 	var manageErr error
@@ -80,7 +82,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 }
 
 // claimPods adopts matching orphans and releases pods that stopped matching,
-// and returns the pods rs controls.
+// and returns those of pods that rs controls now.
 func (c *Controller) claimPods(ctx context.Context, rs *appsv1.ReplicaSet, selector labels.Selector, pods []*v1.Pod) ([]*v1.Pod, error) {
 	claimer := &controllerref.Claimer[*v1.Pod]{
 		Owner:    rs,
