@@ -45,7 +45,7 @@ type Options struct {
 	Labels map[string]string
 	// ReadyDelay is how long a bound pod stays Pending before it runs.
 	ReadyDelay time.Duration
-	// Workers write pod statuses concurrently. Default 16.
+	// Workers write pod statuses concurrently. Default 128.
 	Workers int
 	// LeaseDuration (default 40s) and RenewInterval (default 10s) shape the
 	// node Lease; StatusInterval (default 1m) is how often the Node's
@@ -74,7 +74,7 @@ func (o *Options) setDefaults() error {
 	maps.Copy(capacity, o.Capacity)
 	o.Capacity = capacity
 	if o.Workers <= 0 {
-		o.Workers = 16
+		o.Workers = 128
 	}
 	if o.LeaseDuration <= 0 {
 		o.LeaseDuration = 40 * time.Second
