@@ -79,13 +79,16 @@ func (c *nodeCache) rebuildOrder() {
 // observePod records a pod the informer shows bound to a node; it confirms
 // an assumption or moves the charge if the pod landed elsewhere.
 func (c *nodeCache) observePod(pod *v1.Pod) {
+	c.mu.Lock()
+	old, ok := c.pods[pod.UID]
+	c.mu.Unlock()
+	if ok && old.node == pod.Spec.NodeName && !old.assumed {
+		return // already charged; requests of a bound pod do not change here
+	}
 	p := newPodInfo(pod)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if old, ok := c.pods[pod.UID]; ok {
-		if old.node == pod.Spec.NodeName && !old.assumed {
-			return // requests of a bound pod do not change here
-		}
 		c.unplaceLocked(pod.UID, old)
 	}
 	c.placeLocked(pod.UID, &placedPod{
