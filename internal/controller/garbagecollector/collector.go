@@ -259,6 +259,9 @@ func (gc *GarbageCollector) dependentsOf(uid types.UID) []cached {
 // with the orphan or foreground finalizer.
 func (gc *GarbageCollector) syncOwner(ctx context.Context, uid types.UID) error {
 	owner, ok := gc.lookup(uid)
+	if ok && owner.obj.DeletionTimestamp == nil {
+		return nil // a live owner's dependents need nothing: don't list them on every change
+	}
 	deps := gc.dependentsOf(uid)
 	if !ok {
 		for _, d := range deps {
@@ -267,9 +270,6 @@ func (gc *GarbageCollector) syncOwner(ctx context.Context, uid types.UID) error 
 		return nil
 	}
 	o := owner.obj
-	if o.DeletionTimestamp == nil {
-		return nil
-	}
 	switch {
 	case slices.Contains(o.Finalizers, metav1.FinalizerOrphanDependents):
 		for _, d := range deps {
