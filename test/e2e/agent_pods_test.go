@@ -285,9 +285,15 @@ func TestAgentNoStrayProcesses(t *testing.T) {
 		}
 		return true
 	})
+	var last *corev1.Pod
+	defer func() {
+		if t.Failed() && last != nil {
+			t.Logf("last status of pod family: phase %s, containers %+v", last.Status.Phase, last.Status.ContainerStatuses)
+		}
+	}()
 	eventually(t, 30*time.Second, "pod running again", func() bool {
-		p := getPod(t, c, "family")
-		return podReady(p) && p.Status.ContainerStatuses[0].RestartCount >= 2
+		last = getPod(t, c, "family")
+		return podReady(last) && len(last.Status.ContainerStatuses) > 0 && last.Status.ContainerStatuses[0].RestartCount >= 2
 	})
 	s.stop()
 	if pids := processesWith(marker); len(pids) != 0 {
