@@ -272,6 +272,12 @@ func TestAgentNoStrayProcesses(t *testing.T) {
 	s.start()
 	c = s.client()
 	eventually(t, 30*time.Second, "pod restarted by the new agent", func() bool { return len(processesWith(marker)) >= 2 })
+	// the restart count the next agent continues from is what the API holds: wait until this
+	// agent has written it, or a kill racing its status write would lose the count
+	eventually(t, 30*time.Second, "restart recorded in the pod's status", func() bool {
+		p := getPod(t, c, "family")
+		return podReady(p) && len(p.Status.ContainerStatuses) > 0 && p.Status.ContainerStatuses[0].RestartCount >= 1
+	})
 	before := processesWith(marker)
 
 	s.kill()
