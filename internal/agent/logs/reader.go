@@ -103,6 +103,11 @@ func Read(ctx context.Context, path string, opts Options, w io.Writer, follow *W
 		return fmt.Errorf("logs: open %s: %w", path, err)
 	}
 	defer func() { f.Close() }()
+	// Mid-rotation path.1 is a hard link to the current file until the new one is renamed over
+	// path: opened in that window, both name the same file, which must be read once.
+	if oldErr == nil && sameFile(old, f) {
+		oldErr = os.ErrNotExist
+	}
 	o := &out{w: w, opts: opts}
 
 	// The changed channel is taken before reading, so a write after the read wakes us.
@@ -255,4 +260,17 @@ func rotated(f *os.File, path string) bool {
 	sa, ok1 := a.Sys().(*syscall.Stat_t)
 	sb, ok2 := b.Sys().(*syscall.Stat_t)
 	return ok1 && ok2 && sa.Ino != sb.Ino
+}
+
+// sameFile reports whether a and b are open on the same file.
+func sameFile(a, b *os.File) bool {
+	sa, err := a.Stat()
+	if err != nil {
+		return false
+	}
+	sb, err := b.Stat()
+	if err != nil {
+		return false
+	}
+	return os.SameFile(sa, sb)
 }
