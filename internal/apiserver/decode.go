@@ -1,7 +1,6 @@
 package apiserver
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -103,7 +102,7 @@ func (s *Server) decodeWith(w http.ResponseWriter, info runtime.SerializerInfo, 
 				}
 			}
 		} else {
-			return nil, badRequest("%s", decodeErrMsg(err))
+			return nil, badRequest("%s", err.Error())
 		}
 	}
 	if actual != nil && (actual.Group != gvk.Group || actual.Version != gvk.Version) {
@@ -114,14 +113,6 @@ func (s *Server) decodeWith(w http.ResponseWriter, info runtime.SerializerInfo, 
 	}
 	obj.GetObjectKind().SetGroupVersionKind(gvk)
 	return obj, nil
-}
-
-func decodeErrMsg(err error) string {
-	var se interface{ Status() }
-	if errors.As(err, &se) {
-		return err.Error()
-	}
-	return err.Error()
 }
 
 func addWarning(w http.ResponseWriter, msg string) {

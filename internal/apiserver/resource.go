@@ -15,7 +15,6 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
 // serveResource handles every request under /api/v1/... and /apis/<group>/<version>/...
@@ -330,5 +329,3 @@ func objectMetaOf(m metav1.Object) metav1.ObjectMeta {
 		Finalizers: m.GetFinalizers(), ManagedFields: m.GetManagedFields(),
 	}
 }
-
-var _ = schema.GroupVersion{}

@@ -13,7 +13,6 @@ import (
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -64,29 +63,7 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request, info reque
 	case "get":
 		return s.handleGet(w, r, info, sv)
 	case "update":
-		dryRun, err := isDryRun(r)
-		if err != nil {
-			return err
-		}
-		body, err := readBody(r)
-		if err != nil {
-			return err
-		}
-		in, err := s.decodeInto(w, r, body, nil, sv.gv.WithKind(sv.res.Kind))
-		if err != nil {
-			return err
-		}
-		if in, err = toStorage(sv, in); err != nil {
-			return err
-		}
-		m, _ := meta.Accessor(in)
-		out, err := s.guaranteedUpdate(r.Context(), sv, info.Namespace, info.Name,
-			updateOpts{mode: modeStatus, dryRun: dryRun, retry: m.GetResourceVersion() == ""},
-			func(runtime.Object) (runtime.Object, error) { return in.DeepCopyObject(), nil })
-		if err != nil {
-			return err
-		}
-		return s.writeObject(w, r, http.StatusOK, sv, out)
+		return s.replaceObject(w, r, info, sv, modeStatus)
 	case "patch":
 		out, err := s.patchObject(w, r, info, sv, modeStatus)
 		if err != nil {

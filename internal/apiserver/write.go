@@ -14,7 +14,6 @@ import (
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/uuid"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
@@ -410,6 +409,13 @@ func (s *Server) deleteNow(ctx context.Context, sv *served, namespace, name, rv 
 }
 
 func (s *Server) handleUpdate(w http.ResponseWriter, r *http.Request, info requestInfo, sv *served) error {
+	return s.replaceObject(w, r, info, sv, modeMain)
+}
+
+// replaceObject answers a PUT of the whole object (modeMain) or of its status subresource
+// (modeStatus): the body replaces the stored object under that mode's rules, with the body's
+// resourceVersion as precondition; without one the update retries on conflict.
+func (s *Server) replaceObject(w http.ResponseWriter, r *http.Request, info requestInfo, sv *served, mode updateMode) error {
 	dryRun, err := isDryRun(r)
 	if err != nil {
 		return err
@@ -426,8 +432,8 @@ func (s *Server) handleUpdate(w http.ResponseWriter, r *http.Request, info reque
 		return err
 	}
 	m, _ := meta.Accessor(in)
-	retry := m.GetResourceVersion() == ""
-	out, err := s.guaranteedUpdate(r.Context(), sv, info.Namespace, info.Name, updateOpts{mode: modeMain, dryRun: dryRun, retry: retry},
+	out, err := s.guaranteedUpdate(r.Context(), sv, info.Namespace, info.Name,
+		updateOpts{mode: mode, dryRun: dryRun, retry: m.GetResourceVersion() == ""},
 		func(runtime.Object) (runtime.Object, error) { return in.DeepCopyObject(), nil })
 	if err != nil {
 		return err
@@ -641,5 +647,3 @@ func (s *Server) handleDeleteCollection(w http.ResponseWriter, r *http.Request, 
 	}
 	return s.writeList(w, r, sv, out, metav1.ListMeta{ResourceVersion: fmt.Sprint(s.caches.appliedRev())})
 }
-
-var _ = types.UID("")
