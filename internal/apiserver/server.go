@@ -50,9 +50,6 @@ type Config struct {
 	// Version is what /version reports (default: the Kubernetes version skiff's API types come
 	// from). kubectl dispatchers pick a client by its minor version.
 	Version string
-	// Admit, when set, is called before a create is stored; an error refuses the create
-	// (ResourceQuota admission uses it).
-	Admit func(ctx context.Context, res *registry.Resource, obj runtime.Object) error
 	// PodLogs, when set, serves pods/log for a pod (the node agents' log endpoint).
 	PodLogs func(w http.ResponseWriter, r *http.Request, pod *corev1.Pod) error
 	Log     *slog.Logger

@@ -139,11 +139,6 @@ func (s *Server) create(ctx context.Context, sv *served, namespace string, obj r
 			return nil, err
 		}
 	}
-	if s.cfg.Admit != nil {
-		if err := s.cfg.Admit(ctx, res, obj); err != nil {
-			return nil, err
-		}
-	}
 	if dryRun {
 		return obj, nil
 	}
