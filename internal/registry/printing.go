@@ -7,7 +7,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/duration"
 )
 
@@ -20,60 +19,6 @@ type printer struct {
 	columns []metav1.TableColumnDefinition
 	row     func(obj runtime.Object, now time.Time) []interface{}
 	fields  func(obj runtime.Object) fields.Set // nil: no fields beyond the metadata ones
-}
-
-// withPrinting attaches table columns, row cells and field-selector fields to r.
-func withPrinting(r *Resource) {
-	p := printerFor(r.GVR.GroupResource())
-	row := p.row
-	r.Columns = p.columns
-	r.Row = func(obj runtime.Object) []interface{} { return row(obj, time.Now()) }
-	r.Fields = p.fields
-}
-
-// printerFor returns the printer of a served resource, or upstream's default table (name and
-// creation time) for a resource without one.
-func printerFor(gr schema.GroupResource) printer {
-	core := func(resource string) schema.GroupResource { return schema.GroupResource{Resource: resource} }
-	apps := func(resource string) schema.GroupResource {
-		return schema.GroupResource{Group: "apps", Resource: resource}
-	}
-	switch gr {
-	case core("pods"):
-		return podPrinter()
-	case core("services"):
-		return servicePrinter()
-	case core("endpoints"):
-		return endpointsPrinter()
-	case schema.GroupResource{Group: "discovery.k8s.io", Resource: "endpointslices"}:
-		return endpointSlicePrinter()
-	case core("nodes"):
-		return nodePrinter()
-	case core("events"):
-		return eventPrinter()
-	case core("namespaces"):
-		return namespacePrinter()
-	case core("configmaps"):
-		return configMapPrinter()
-	case core("secrets"):
-		return secretPrinter()
-	case core("serviceaccounts"):
-		return serviceAccountPrinter()
-	case core("resourcequotas"):
-		return resourceQuotaPrinter()
-	case schema.GroupResource{Group: "coordination.k8s.io", Resource: "leases"}:
-		return leasePrinter()
-	case core("replicationcontrollers"):
-		return replicationControllerPrinter()
-	case apps("deployments"):
-		return deploymentPrinter()
-	case apps("replicasets"):
-		return replicaSetPrinter()
-	case apps("controllerrevisions"):
-		return controllerRevisionPrinter()
-	default:
-		return defaultPrinter()
-	}
 }
 
 // defaultPrinter is the table upstream's API server serves for a resource without its own

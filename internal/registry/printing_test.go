@@ -33,7 +33,7 @@ func TestEveryServedResourceHasItsOwnPrinter(t *testing.T) {
 			if r.Row == nil || len(r.Columns) == 0 {
 				t.Fatalf("no printer attached")
 			}
-			if p := printerFor(r.GVR.GroupResource()); reflect.DeepEqual(p.columns, defaultPrinter().columns) {
+			if reflect.DeepEqual(r.Columns, defaultPrinter().columns) {
 				t.Errorf("falls back to the default table")
 			}
 			if cells := r.Row(r.New()); len(cells) != len(r.Columns) {
@@ -65,10 +65,13 @@ func TestRowOfAnotherTypePrintsNothing(t *testing.T) {
 }
 
 func TestDefaultPrinterPrintsNameAndCreationTime(t *testing.T) {
-	p := printerFor(schema.GroupResource{Group: "example.com", Resource: "widgets"})
+	r := Kind[*corev1.ConfigMap]{
+		GVR:  schema.GroupVersionResource{Group: "example.com", Version: "v1", Resource: "widgets"},
+		Kind: "Widget", New: func() *corev1.ConfigMap { return &corev1.ConfigMap{} },
+	}.Resource()
 	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "w", CreationTimestamp: tableAgo(time.Hour)}}
-	checkCells(t, p.row(cm, tableNow()), []interface{}{"w", "2025-06-01T11:00:00Z"})
-	if got := p.columns[1]; got.Name != "Created At" || got.Type != "date" {
+	checkCells(t, r.Row(cm), []interface{}{"w", "2025-06-01T11:00:00Z"})
+	if got := r.Columns[1]; got.Name != "Created At" || got.Type != "date" {
 		t.Errorf("second column = %+v, want Created At of type date", got)
 	}
 }
@@ -96,8 +99,7 @@ func TestAge(t *testing.T) {
 }
 
 func TestWithPrintingRowUsesTheClock(t *testing.T) {
-	r := &Resource{GVR: schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}}
-	withPrinting(r)
+	r := namespaceKind().Resource()
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "default",
 		CreationTimestamp: metav1.NewTime(time.Now().Add(-3 * time.Minute))}}
 	if got := r.Row(ns)[2]; got != "3m" {

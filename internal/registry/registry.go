@@ -2,7 +2,8 @@
 // the API server applies to it — defaulting, validation, update rules (spec vs status, immutable
 // fields, generation bumps), table columns for kubectl get, and the fields a field selector can use.
 //
-// One file per kind; All lists them. The API server is generic over Resource.
+// Each kind is one Kind value, defined in one file; All lists them. The API server is generic over
+// Resource, a Kind's type-erased form, and holds no knowledge of any one kind.
 package registry
 
 import (
@@ -69,6 +70,31 @@ type Resource struct {
 	// Versions are other group-versions this resource is also served at (e.g. apps/v1beta1
 	// Deployment), each with conversions to and from the storage type.
 	Versions []AltVersion
+
+	// GracePeriod, for kinds deleted gracefully, returns the grace period of a delete and
+	// whether the object must wait for it (see DeleteStrategy).
+	GracePeriod func(obj runtime.Object, opts *metav1.DeleteOptions) (int64, bool)
+	// MarkDeleting changes an object marked for deletion (a namespace becomes Terminating).
+	MarkDeleting func(obj runtime.Object)
+	// HoldsDeletion reports whether an object marked for deletion must stay although it has no
+	// finalizers left (a namespace with spec.finalizers).
+	HoldsDeletion func(obj runtime.Object) bool
+
+	// NoQuota exempts creates from ResourceQuota admission.
+	NoQuota bool
+	// Allocate assigns an object's cluster-unique values (old is nil on create), given those
+	// every other object of the resource Claims.
+	Allocate func(obj, old runtime.Object, taken Claims, pools Pools) error
+	Claims   func(obj runtime.Object) Claims
+	// Terminating is set on the namespace resource only: whether a namespace takes no content.
+	Terminating func(obj runtime.Object) bool
+	// Charge is set on the quota resource only: it admits obj against one quota (see Admission).
+	Charge func(quota, obj runtime.Object) (bool, error)
+
+	// Actions are subresources that change the stored object from a request body.
+	Actions map[string]Action
+	// ProxyTarget returns the host:port the proxy subresource forwards to.
+	ProxyTarget func(obj runtime.Object, port string, get Getter) (string, error)
 }
 
 // AltVersion is an extra version a resource is served at; objects are stored at the Resource's

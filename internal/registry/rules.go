@@ -3,49 +3,8 @@ package registry
 import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
-
-// withRules attaches defaulting, validation and update rules to r, chosen by its group and resource.
-// Resources skiff does not know keep nil rules ("nothing to do").
-func withRules(r *Resource) {
-	switch r.GVR.GroupResource() {
-	case schema.GroupResource{Resource: "namespaces"}:
-		namespaceRules().attach(r)
-	case schema.GroupResource{Resource: "pods"}:
-		podRules().attach(r)
-	case schema.GroupResource{Resource: "services"}:
-		serviceRules().attach(r)
-	case schema.GroupResource{Resource: "endpoints"}:
-		endpointsRules().attach(r)
-	case schema.GroupResource{Resource: "events"}:
-		eventRules().attach(r)
-	case schema.GroupResource{Resource: "nodes"}:
-		nodeRules().attach(r)
-	case schema.GroupResource{Resource: "replicationcontrollers"}:
-		replicationControllerRules().attach(r)
-	case schema.GroupResource{Resource: "configmaps"}:
-		configMapRules().attach(r)
-	case schema.GroupResource{Resource: "secrets"}:
-		secretRules().attach(r)
-	case schema.GroupResource{Resource: "resourcequotas"}:
-		resourceQuotaRules().attach(r)
-	case schema.GroupResource{Resource: "serviceaccounts"}:
-		serviceAccountRules().attach(r)
-	case schema.GroupResource{Group: "apps", Resource: "deployments"}:
-		deploymentRules().attach(r)
-		r.Versions = append(r.Versions, deploymentV1beta1())
-	case schema.GroupResource{Group: "apps", Resource: "replicasets"}:
-		replicaSetRules().attach(r)
-	case schema.GroupResource{Group: "apps", Resource: "controllerrevisions"}:
-		controllerRevisionRules().attach(r)
-	case schema.GroupResource{Group: "discovery.k8s.io", Resource: "endpointslices"}:
-		endpointSliceRules().attach(r)
-	case schema.GroupResource{Group: "coordination.k8s.io", Resource: "leases"}:
-		leaseRules().attach(r)
-	}
-}
 
 // object is what every served type is: a runtime.Object with ObjectMeta.
 type object interface {
@@ -53,67 +12,48 @@ type object interface {
 	metav1.Object
 }
 
-// kindRules are the typed rules of one kind; attach adapts them to a Resource's untyped fields.
-// Nil functions stay nil on the Resource, except the update hooks, which always carry the
-// metadata rules every upstream strategy shares (see attach).
-type kindRules[T object] struct {
-	defaults       func(T)
-	prepareCreate  func(T)
-	prepareUpdate  func(obj, old T)
-	prepareStatus  func(obj, old T)
-	validate       func(T) field.ErrorList
-	validateUpdate func(obj, old T) field.ErrorList
-	validateStatus func(obj, old T) field.ErrorList
-}
-
-// attach sets r's rule fields. Like upstream's generic registry (rest.BeforeUpdate), every update
-// of the main resource or of status first takes metadata.generation from the stored object (clients
-// cannot set it; the kind's prepare step may bump it), and afterwards keeps the stored uid,
-// creationTimestamp, deletionTimestamp and deletionGracePeriodSeconds when the request dropped them.
-// Every update is also checked for the immutable metadata fields (name, namespace, uid, ...).
-func (k kindRules[T]) attach(r *Resource) {
-	if k.defaults != nil {
+// attach sets r's rule fields. Nil functions stay nil, except the update hooks: every update of
+// the main resource or of status is also checked for the immutable metadata fields (name,
+// namespace, uid, ...). The system metadata itself (uid, creationTimestamp, generation, ...) is
+// set by the API server with StampCreate and CarryOver before these run.
+func (k Strategy[T]) attach(r *Resource) {
+	if k.Default != nil {
 		r.Default = func(obj runtime.Object) {
 			if o, ok := obj.(T); ok {
-				k.defaults(o)
+				k.Default(o)
 			}
 		}
 	}
-	if k.prepareCreate != nil {
+	if k.PrepareCreate != nil {
 		r.PrepareForCreate = func(obj runtime.Object) {
 			if o, ok := obj.(T); ok {
-				k.prepareCreate(o)
+				k.PrepareCreate(o)
 			}
 		}
 	}
-	r.PrepareForUpdate = preparer(k.prepareUpdate)
-	r.PrepareForStatusUpdate = preparer(k.prepareStatus)
-	if k.validate != nil {
+	r.PrepareForUpdate = preparer(k.PrepareUpdate)
+	r.PrepareForStatusUpdate = preparer(k.PrepareStatus)
+	if k.Validate != nil {
 		r.Validate = func(obj runtime.Object) field.ErrorList {
 			o, ok := obj.(T)
 			if !ok {
 				return field.ErrorList{wrongType(obj)}
 			}
-			return k.validate(o)
+			return k.Validate(o)
 		}
 	}
-	r.ValidateUpdate = updateValidator(k.validateUpdate)
-	r.ValidateStatusUpdate = updateValidator(k.validateStatus)
+	r.ValidateUpdate = updateValidator(k.ValidateUpdate)
+	r.ValidateStatusUpdate = updateValidator(k.ValidateStatus)
 }
 
-// preparer wraps an update preparation with the generic metadata handling described on attach.
+// preparer adapts a kind's typed update preparation.
 func preparer[T object](prepare func(obj, old T)) func(obj, old runtime.Object) {
 	return func(obj, old runtime.Object) {
 		o, ok1 := obj.(T)
 		p, ok2 := old.(T)
-		if !ok1 || !ok2 {
-			return
-		}
-		o.SetGeneration(p.GetGeneration())
-		if prepare != nil {
+		if ok1 && ok2 && prepare != nil {
 			prepare(o, p)
 		}
-		keepSystemMetadata(o, p)
 	}
 }
 

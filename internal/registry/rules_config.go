@@ -7,6 +7,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
@@ -14,15 +15,39 @@ import (
 // ConfigMap and Secret rules: upstream's core/v1 defaults and conversion (stringData folds into
 // data), ValidateConfigMap(Update) and ValidateSecret(Update).
 
-func configMapRules() kindRules[*corev1.ConfigMap] {
-	return kindRules[*corev1.ConfigMap]{
-		defaults: func(cm *corev1.ConfigMap) {
+// configMapKind is core/v1 ConfigMap (pkg/registry/core/configmap).
+func configMapKind() Kind[*corev1.ConfigMap] {
+	return Kind[*corev1.ConfigMap]{
+		GVR: core("configmaps"), Kind: "ConfigMap", Namespaced: true, ShortNames: []string{"cm"},
+		Verbs:    verbsAll,
+		New:      func() *corev1.ConfigMap { return &corev1.ConfigMap{} },
+		NewList:  func() runtime.Object { return &corev1.ConfigMapList{} },
+		Strategy: configMapRules(),
+		Table:    configMapPrinter(),
+	}
+}
+
+// secretKind is core/v1 Secret (pkg/registry/core/secret).
+func secretKind() Kind[*corev1.Secret] {
+	return Kind[*corev1.Secret]{
+		GVR: core("secrets"), Kind: "Secret", Namespaced: true,
+		Verbs:    verbsAll,
+		New:      func() *corev1.Secret { return &corev1.Secret{} },
+		NewList:  func() runtime.Object { return &corev1.SecretList{} },
+		Strategy: secretRules(),
+		Table:    secretPrinter(),
+	}
+}
+
+func configMapRules() Strategy[*corev1.ConfigMap] {
+	return Strategy[*corev1.ConfigMap]{
+		Default: func(cm *corev1.ConfigMap) {
 			if cm.Data == nil {
 				cm.Data = map[string]string{}
 			}
 		},
-		validate:       validateConfigMap,
-		validateUpdate: validateConfigMapUpdate,
+		Validate:       validateConfigMap,
+		ValidateUpdate: validateConfigMapUpdate,
 	}
 }
 
@@ -71,11 +96,11 @@ func validateConfigMapUpdate(cm, old *corev1.ConfigMap) field.ErrorList {
 	return errs
 }
 
-func secretRules() kindRules[*corev1.Secret] {
-	return kindRules[*corev1.Secret]{
-		defaults:       defaultSecret,
-		validate:       validateSecret,
-		validateUpdate: validateSecretUpdate,
+func secretRules() Strategy[*corev1.Secret] {
+	return Strategy[*corev1.Secret]{
+		Default:        defaultSecret,
+		Validate:       validateSecret,
+		ValidateUpdate: validateSecretUpdate,
 	}
 }
 

@@ -5,30 +5,52 @@ import (
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
+// deploymentKind is apps/v1 Deployment (pkg/registry/apps/deployment), also served at
+// apps/v1beta1 for the chapter's manifests.
+func deploymentKind() Kind[*appsv1.Deployment] {
+	return Kind[*appsv1.Deployment]{
+		GVR: apps("deployments"), Kind: "Deployment", Namespaced: true, ShortNames: []string{"deploy"}, Categories: []string{"all"},
+		Verbs: verbsAll, Subresources: []string{"status", "scale"},
+		New:      func() *appsv1.Deployment { return &appsv1.Deployment{} },
+		NewList:  func() runtime.Object { return &appsv1.DeploymentList{} },
+		Strategy: deploymentRules(),
+		Table:    deploymentPrinter(),
+		Scale: &Scale[*appsv1.Deployment]{
+			Get: func(d *appsv1.Deployment) *autoscalingv1.Scale {
+				return scaleOf(d.ObjectMeta, d.Spec.Replicas, d.Status.Replicas, selectorString(d.Spec.Selector))
+			},
+			SetReplicas: func(d *appsv1.Deployment, n int32) { d.Spec.Replicas = &n },
+		},
+		Versions: []AltVersion{deploymentV1beta1()},
+	}
+}
+
 // deploymentRules are upstream's apps/v1 Deployment defaults and strategy
 // (pkg/apis/apps/v1/defaults.go, pkg/registry/apps/deployment/strategy.go).
-func deploymentRules() kindRules[*appsv1.Deployment] {
-	return kindRules[*appsv1.Deployment]{
-		defaults: defaultDeployment,
-		prepareCreate: func(d *appsv1.Deployment) {
+func deploymentRules() Strategy[*appsv1.Deployment] {
+	return Strategy[*appsv1.Deployment]{
+		Default: defaultDeployment,
+		PrepareCreate: func(d *appsv1.Deployment) {
 			d.Status = appsv1.DeploymentStatus{}
 			d.Generation = 1
 		},
-		prepareUpdate:  prepareDeploymentUpdate,
-		prepareStatus:  prepareDeploymentStatus,
-		validate:       validateDeployment,
-		validateUpdate: validateDeploymentUpdate,
-		validateStatus: validateDeploymentStatus,
+		PrepareUpdate:  prepareDeploymentUpdate,
+		PrepareStatus:  prepareDeploymentStatus,
+		Validate:       validateDeployment,
+		ValidateUpdate: validateDeploymentUpdate,
+		ValidateStatus: validateDeploymentStatus,
 	}
 }
 

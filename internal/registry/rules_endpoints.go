@@ -9,6 +9,8 @@ import (
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
@@ -17,9 +19,34 @@ import (
 // ValidateEndpoints and discovery validation. Addresses may be loopback addresses, which upstream
 // rejects: skiff's pods live in 127.0.0.0/8 (see validateUsableIP).
 
-func endpointsRules() kindRules[*corev1.Endpoints] {
-	return kindRules[*corev1.Endpoints]{
-		defaults: func(ep *corev1.Endpoints) {
+// endpointsKind is core/v1 Endpoints (pkg/registry/core/endpoint).
+func endpointsKind() Kind[*corev1.Endpoints] {
+	return Kind[*corev1.Endpoints]{
+		GVR: core("endpoints"), Kind: "Endpoints", Namespaced: true, ShortNames: []string{"ep"},
+		Verbs:    verbsAll,
+		New:      func() *corev1.Endpoints { return &corev1.Endpoints{} },
+		NewList:  func() runtime.Object { return &corev1.EndpointsList{} },
+		Strategy: endpointsRules(),
+		Table:    endpointsPrinter(),
+	}
+}
+
+// endpointSliceKind is discovery.k8s.io/v1 EndpointSlice (pkg/registry/discovery/endpointslice).
+func endpointSliceKind() Kind[*discoveryv1.EndpointSlice] {
+	return Kind[*discoveryv1.EndpointSlice]{
+		GVR:        schema.GroupVersionResource{Group: "discovery.k8s.io", Version: "v1", Resource: "endpointslices"},
+		Kind:       "EndpointSlice",
+		Namespaced: true, Verbs: verbsAll,
+		New:      func() *discoveryv1.EndpointSlice { return &discoveryv1.EndpointSlice{} },
+		NewList:  func() runtime.Object { return &discoveryv1.EndpointSliceList{} },
+		Strategy: endpointSliceRules(),
+		Table:    endpointSlicePrinter(),
+	}
+}
+
+func endpointsRules() Strategy[*corev1.Endpoints] {
+	return Strategy[*corev1.Endpoints]{
+		Default: func(ep *corev1.Endpoints) {
 			for i := range ep.Subsets {
 				for j := range ep.Subsets[i].Ports {
 					if ep.Subsets[i].Ports[j].Protocol == "" {
@@ -28,7 +55,7 @@ func endpointsRules() kindRules[*corev1.Endpoints] {
 				}
 			}
 		},
-		validate: validateEndpoints,
+		Validate: validateEndpoints,
 	}
 }
 
@@ -87,9 +114,9 @@ func validateEndpointPort(port *corev1.EndpointPort, requireName bool, fldPath *
 
 // endpointSliceRules are upstream's discovery/v1 defaults and endpointslice strategy: generation
 // 1 on create, bumped by any change but to metadata (labels count).
-func endpointSliceRules() kindRules[*discoveryv1.EndpointSlice] {
-	return kindRules[*discoveryv1.EndpointSlice]{
-		defaults: func(s *discoveryv1.EndpointSlice) {
+func endpointSliceRules() Strategy[*discoveryv1.EndpointSlice] {
+	return Strategy[*discoveryv1.EndpointSlice]{
+		Default: func(s *discoveryv1.EndpointSlice) {
 			for i := range s.Ports {
 				if s.Ports[i].Name == nil {
 					s.Ports[i].Name = new("")
@@ -99,15 +126,15 @@ func endpointSliceRules() kindRules[*discoveryv1.EndpointSlice] {
 				}
 			}
 		},
-		prepareCreate: func(s *discoveryv1.EndpointSlice) { s.Generation = 1 },
-		prepareUpdate: func(s, old *discoveryv1.EndpointSlice) {
+		PrepareCreate: func(s *discoveryv1.EndpointSlice) { s.Generation = 1 },
+		PrepareUpdate: func(s, old *discoveryv1.EndpointSlice) {
 			if s.AddressType != old.AddressType || !apiequality.Semantic.DeepEqual(s.Endpoints, old.Endpoints) ||
 				!apiequality.Semantic.DeepEqual(s.Ports, old.Ports) || !apiequality.Semantic.DeepEqual(s.Labels, old.Labels) {
 				s.Generation = old.Generation + 1
 			}
 		},
-		validate: validateEndpointSlice,
-		validateUpdate: func(s, old *discoveryv1.EndpointSlice) field.ErrorList {
+		Validate: validateEndpointSlice,
+		ValidateUpdate: func(s, old *discoveryv1.EndpointSlice) field.ErrorList {
 			return apivalidation.ValidateImmutableField(s.AddressType, old.AddressType, field.NewPath("addressType"))
 		},
 	}

@@ -6,15 +6,29 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/validation/path"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
+// eventKind is core/v1 Event (pkg/registry/core/event). Events are not charged to quota.
+func eventKind() Kind[*corev1.Event] {
+	return Kind[*corev1.Event]{
+		GVR: core("events"), Kind: "Event", Namespaced: true, ShortNames: []string{"ev"},
+		Verbs:    verbsAll,
+		New:      func() *corev1.Event { return &corev1.Event{} },
+		NewList:  func() runtime.Object { return &corev1.EventList{} },
+		Strategy: eventRules(),
+		Table:    eventPrinter(),
+		Admit:    Admission[*corev1.Event]{NoQuota: true},
+	}
+}
+
 // eventRules are upstream's core/v1 Event validation (pkg/apis/core/validation/events.go, the
 // "legacy" rules that v1 requests get, on create and update alike) plus the generic metadata checks
 // every object gets; event names only need to be usable in a URL path.
-func eventRules() kindRules[*corev1.Event] {
-	return kindRules[*corev1.Event]{validate: validateEvent}
+func eventRules() Strategy[*corev1.Event] {
+	return Strategy[*corev1.Event]{Validate: validateEvent}
 }
 
 // Length limits of new-style (eventTime) events.

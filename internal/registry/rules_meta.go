@@ -8,6 +8,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
@@ -83,21 +84,38 @@ func validateMetaMutable(m metav1.Object) field.ErrorList {
 	return errs
 }
 
-// keepSystemMetadata restores, after an update's preparation, the system metadata a request may
-// not drop or change: uid and creationTimestamp when missing, deletionTimestamp and
-// deletionGracePeriodSeconds once set.
-func keepSystemMetadata(m, old metav1.Object) {
-	if m.GetUID() == "" {
-		m.SetUID(old.GetUID())
-	}
-	if ts := old.GetCreationTimestamp(); !ts.IsZero() {
-		m.SetCreationTimestamp(ts)
-	}
-	if ts := old.GetDeletionTimestamp(); !ts.IsZero() {
-		m.SetDeletionTimestamp(ts)
-	}
-	if g := old.GetDeletionGracePeriodSeconds(); g != nil && m.GetDeletionGracePeriodSeconds() == nil {
-		m.SetDeletionGracePeriodSeconds(g)
+// StampCreate sets the system metadata of an object about to be created, as upstream's
+// rest.FillObjectMetaSystemFields and BeforeCreate do: a new uid and the creation time, and no
+// resourceVersion, deletion marks, managed fields or selfLink a client may have sent. The
+// kind's PrepareForCreate sets the first generation of kinds that have one.
+func StampCreate(m metav1.Object, uid types.UID, now metav1.Time) {
+	m.SetUID(uid)
+	m.SetCreationTimestamp(now)
+	m.SetResourceVersion("")
+	m.SetDeletionTimestamp(nil)
+	m.SetDeletionGracePeriodSeconds(nil)
+	m.SetManagedFields(nil)
+	m.SetSelfLink("")
+}
+
+// CarryOver sets the system metadata of an update of the stored object old, as upstream's
+// rest.BeforeUpdate does: uid, creationTimestamp, generation (the kind's update preparation may
+// then bump it) and managed fields come from old, whatever the request sent; the resourceVersion
+// is the API server's precondition to settle.
+// Once set, the deletion marks stay as stored; before that a client cannot set them, and only
+// the server's own changes (markDeletion true: a delete being recorded) may.
+func CarryOver(m, old metav1.Object, markDeletion bool) {
+	m.SetUID(old.GetUID())
+	m.SetCreationTimestamp(old.GetCreationTimestamp())
+	m.SetGeneration(old.GetGeneration())
+	m.SetManagedFields(old.GetManagedFields())
+	m.SetSelfLink("")
+	if old.GetDeletionTimestamp() != nil {
+		m.SetDeletionTimestamp(old.GetDeletionTimestamp())
+		m.SetDeletionGracePeriodSeconds(old.GetDeletionGracePeriodSeconds())
+	} else if !markDeletion {
+		m.SetDeletionTimestamp(nil)
+		m.SetDeletionGracePeriodSeconds(nil)
 	}
 }
 

@@ -12,23 +12,61 @@ import (
 	"k8s.io/apimachinery/pkg/api/validate/content"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
 // Rules of the small kinds: ServiceAccount, ControllerRevision and Lease.
 
+// serviceAccountKind is core/v1 ServiceAccount (pkg/registry/core/serviceaccount).
+func serviceAccountKind() Kind[*corev1.ServiceAccount] {
+	return Kind[*corev1.ServiceAccount]{
+		GVR: core("serviceaccounts"), Kind: "ServiceAccount", Namespaced: true, ShortNames: []string{"sa"},
+		Verbs:    verbsAll,
+		New:      func() *corev1.ServiceAccount { return &corev1.ServiceAccount{} },
+		NewList:  func() runtime.Object { return &corev1.ServiceAccountList{} },
+		Strategy: serviceAccountRules(),
+		Table:    serviceAccountPrinter(),
+	}
+}
+
+// controllerRevisionKind is apps/v1 ControllerRevision (pkg/registry/apps/controllerrevision).
+func controllerRevisionKind() Kind[*appsv1.ControllerRevision] {
+	return Kind[*appsv1.ControllerRevision]{
+		GVR: apps("controllerrevisions"), Kind: "ControllerRevision", Namespaced: true,
+		Verbs:    verbsAll,
+		New:      func() *appsv1.ControllerRevision { return &appsv1.ControllerRevision{} },
+		NewList:  func() runtime.Object { return &appsv1.ControllerRevisionList{} },
+		Strategy: controllerRevisionRules(),
+		Table:    controllerRevisionPrinter(),
+	}
+}
+
+// leaseKind is coordination.k8s.io/v1 Lease (pkg/registry/coordination/lease).
+func leaseKind() Kind[*coordinationv1.Lease] {
+	return Kind[*coordinationv1.Lease]{
+		GVR:        schema.GroupVersionResource{Group: "coordination.k8s.io", Version: "v1", Resource: "leases"},
+		Kind:       "Lease",
+		Namespaced: true, Verbs: verbsAll,
+		New:      func() *coordinationv1.Lease { return &coordinationv1.Lease{} },
+		NewList:  func() runtime.Object { return &coordinationv1.LeaseList{} },
+		Strategy: leaseRules(),
+		Table:    leasePrinter(),
+	}
+}
+
 // serviceAccountRules: a DNS subdomain name; secret references keep only their name, as
 // upstream's serviceaccount strategy does.
-func serviceAccountRules() kindRules[*corev1.ServiceAccount] {
+func serviceAccountRules() Strategy[*corev1.ServiceAccount] {
 	clean := func(sa *corev1.ServiceAccount) {
 		for i, s := range sa.Secrets {
 			sa.Secrets[i] = corev1.ObjectReference{Name: s.Name}
 		}
 	}
-	return kindRules[*corev1.ServiceAccount]{
-		prepareCreate: clean,
-		prepareUpdate: func(sa, _ *corev1.ServiceAccount) { clean(sa) },
-		validate: func(sa *corev1.ServiceAccount) field.ErrorList {
+	return Strategy[*corev1.ServiceAccount]{
+		PrepareCreate: clean,
+		PrepareUpdate: func(sa, _ *corev1.ServiceAccount) { clean(sa) },
+		Validate: func(sa *corev1.ServiceAccount) field.ErrorList {
 			return validateMeta(sa, true, apivalidation.ValidateServiceAccountName)
 		},
 	}
@@ -36,16 +74,16 @@ func serviceAccountRules() kindRules[*corev1.ServiceAccount] {
 
 // controllerRevisionRules are upstream's ValidateControllerRevision(Update): data is required
 // and never changes, the revision is not negative.
-func controllerRevisionRules() kindRules[*appsv1.ControllerRevision] {
-	return kindRules[*appsv1.ControllerRevision]{
-		validate: func(cr *appsv1.ControllerRevision) field.ErrorList {
+func controllerRevisionRules() Strategy[*appsv1.ControllerRevision] {
+	return Strategy[*appsv1.ControllerRevision]{
+		Validate: func(cr *appsv1.ControllerRevision) field.ErrorList {
 			errs := validateMeta(cr, true, apivalidation.NameIsDNSSubdomain)
 			if cr.Data.Raw == nil && cr.Data.Object == nil {
 				errs = append(errs, field.Required(field.NewPath("data"), "data is mandatory"))
 			}
 			return append(errs, apivalidation.ValidateNonnegativeField(cr.Revision, field.NewPath("revision"))...)
 		},
-		validateUpdate: func(cr, old *appsv1.ControllerRevision) field.ErrorList {
+		ValidateUpdate: func(cr, old *appsv1.ControllerRevision) field.ErrorList {
 			if !sameRawJSON(cr.Data, old.Data) {
 				return field.ErrorList{field.Invalid(field.NewPath("data"), cr.Data, apivalidation.FieldImmutableErrorMsg)}
 			}
@@ -75,9 +113,9 @@ func sameRawJSON(a, b runtime.RawExtension) bool {
 
 // leaseRules are upstream's ValidateLease: positive leaseDurationSeconds, non-negative
 // leaseTransitions, a known or qualified strategy, preferredHolder only with a strategy.
-func leaseRules() kindRules[*coordinationv1.Lease] {
-	return kindRules[*coordinationv1.Lease]{
-		validate: func(l *coordinationv1.Lease) field.ErrorList {
+func leaseRules() Strategy[*coordinationv1.Lease] {
+	return Strategy[*coordinationv1.Lease]{
+		Validate: func(l *coordinationv1.Lease) field.ErrorList {
 			errs := apivalidation.ValidateObjectMeta(&l.ObjectMeta, true, apivalidation.NameIsDNSSubdomain, metaPath())
 			return append(errs, validateLeaseSpec(&l.Spec, field.NewPath("spec"))...)
 		},

@@ -5,22 +5,54 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
+// namespaceKind is core/v1 Namespace (pkg/registry/core/namespace). Deleting a namespace marks it
+// Terminating; it stays until the namespace controller has emptied it and cleared its
+// spec.finalizers through the finalize subresource. No content may be created in it meanwhile.
+func namespaceKind() Kind[*corev1.Namespace] {
+	return Kind[*corev1.Namespace]{
+		GVR: core("namespaces"), Kind: "Namespace", ShortNames: []string{"ns"},
+		Verbs: verbsNoDelCol, Subresources: []string{"status", "finalize"},
+		New:      func() *corev1.Namespace { return &corev1.Namespace{} },
+		NewList:  func() runtime.Object { return &corev1.NamespaceList{} },
+		Strategy: namespaceRules(),
+		Table:    namespacePrinter(),
+		Delete: DeleteStrategy[*corev1.Namespace]{
+			Mark:  func(ns *corev1.Namespace) { ns.Status.Phase = corev1.NamespaceTerminating },
+			Holds: func(ns *corev1.Namespace) bool { return len(ns.Spec.Finalizers) > 0 },
+		},
+		Admit: Admission[*corev1.Namespace]{
+			Terminating: func(ns *corev1.Namespace) bool {
+				return ns.DeletionTimestamp != nil || ns.Status.Phase == corev1.NamespaceTerminating
+			},
+		},
+		Actions: map[string]Action{"finalize": {
+			Verb: "update",
+			New:  func() runtime.Object { return &corev1.Namespace{} },
+			Apply: func(obj, req runtime.Object) error {
+				obj.(*corev1.Namespace).Spec.Finalizers = req.(*corev1.Namespace).Spec.Finalizers
+				return nil
+			},
+		}},
+	}
+}
+
 // namespaceRules are upstream's core/v1 Namespace defaults and strategy
 // (pkg/registry/core/namespace/strategy.go).
-func namespaceRules() kindRules[*corev1.Namespace] {
-	return kindRules[*corev1.Namespace]{
-		defaults:      defaultNamespace,
-		prepareCreate: prepareNamespaceCreate,
-		prepareUpdate: func(ns, old *corev1.Namespace) {
+func namespaceRules() Strategy[*corev1.Namespace] {
+	return Strategy[*corev1.Namespace]{
+		Default:       defaultNamespace,
+		PrepareCreate: prepareNamespaceCreate,
+		PrepareUpdate: func(ns, old *corev1.Namespace) {
 			ns.Spec.Finalizers = old.Spec.Finalizers
 			ns.Status = old.Status
 		},
-		prepareStatus:  func(ns, old *corev1.Namespace) { ns.Spec = old.Spec },
-		validate:       validateNamespace,
-		validateStatus: validateNamespaceStatus,
+		PrepareStatus:  func(ns, old *corev1.Namespace) { ns.Spec = old.Spec },
+		Validate:       validateNamespace,
+		ValidateStatus: validateNamespaceStatus,
 	}
 }
 

@@ -7,26 +7,39 @@ import (
 	"k8s.io/apimachinery/pkg/api/validate/content"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
+// nodeKind is core/v1 Node (pkg/registry/core/node).
+func nodeKind() Kind[*corev1.Node] {
+	return Kind[*corev1.Node]{
+		GVR: core("nodes"), Kind: "Node", ShortNames: []string{"no"},
+		Verbs: verbsAll, Subresources: []string{"status", "proxy"},
+		New:      func() *corev1.Node { return &corev1.Node{} },
+		NewList:  func() runtime.Object { return &corev1.NodeList{} },
+		Strategy: nodeRules(),
+		Table:    nodePrinter(),
+	}
+}
+
 // nodeRules are upstream's core/v1 Node defaults and strategy (pkg/registry/core/node). Nodes may
 // set their status on create; updates of the main resource keep the stored status.
-func nodeRules() kindRules[*corev1.Node] {
-	return kindRules[*corev1.Node]{
-		defaults: func(n *corev1.Node) {
+func nodeRules() Strategy[*corev1.Node] {
+	return Strategy[*corev1.Node]{
+		Default: func(n *corev1.Node) {
 			if n.Status.Allocatable == nil && n.Status.Capacity != nil {
 				n.Status.Allocatable = n.Status.Capacity.DeepCopy()
 			}
 			roundUpResources(n.Status.Capacity)
 			roundUpResources(n.Status.Allocatable)
 		},
-		prepareUpdate:  func(n, old *corev1.Node) { n.Status = old.Status },
-		prepareStatus:  func(n, old *corev1.Node) { n.Spec = old.Spec },
-		validate:       validateNode,
-		validateUpdate: validateNodeUpdate,
-		validateStatus: func(n, old *corev1.Node) field.ErrorList {
+		PrepareUpdate:  func(n, old *corev1.Node) { n.Status = old.Status },
+		PrepareStatus:  func(n, old *corev1.Node) { n.Spec = old.Spec },
+		Validate:       validateNode,
+		ValidateUpdate: validateNodeUpdate,
+		ValidateStatus: func(n, old *corev1.Node) field.ErrorList {
 			errs := validateMetaMutable(n)
 			errs = append(errs, validateNodeResources(n)...)
 			errs = append(errs, validateNodeAddresses(n)...)

@@ -10,20 +10,41 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
+// podKind is core/v1 Pod (pkg/registry/core/pod). A pod on a node is deleted gracefully: its
+// node stops it first. Its binding subresource assigns it to a node.
+func podKind() Kind[*corev1.Pod] {
+	return Kind[*corev1.Pod]{
+		GVR: core("pods"), Kind: "Pod", Namespaced: true, ShortNames: []string{"po"}, Categories: []string{"all"},
+		Verbs: verbsAll, Subresources: []string{"status", "binding", "log", "proxy", "eviction"},
+		New:      func() *corev1.Pod { return &corev1.Pod{} },
+		NewList:  func() runtime.Object { return &corev1.PodList{} },
+		Strategy: podRules(),
+		Table:    podPrinter(),
+		Delete:   DeleteStrategy[*corev1.Pod]{Graceful: podGracePeriod},
+		Actions: map[string]Action{"binding": {
+			Verb: "create", ReplyStatus: true,
+			New:   func() runtime.Object { return &corev1.Binding{} },
+			Apply: func(obj, req runtime.Object) error { return bindPod(obj.(*corev1.Pod), req.(*corev1.Binding)) },
+		}},
+		Proxy: podProxyTarget,
+	}
+}
+
 // podRules are upstream's core/v1 Pod defaults and pod strategy (pkg/registry/core/pod).
-func podRules() kindRules[*corev1.Pod] {
-	return kindRules[*corev1.Pod]{
-		defaults:       defaultPod,
-		prepareCreate:  preparePodCreate,
-		prepareUpdate:  preparePodUpdate,
-		prepareStatus:  preparePodStatus,
-		validate:       validatePod,
-		validateUpdate: validatePodUpdate,
-		validateStatus: validatePodStatus,
+func podRules() Strategy[*corev1.Pod] {
+	return Strategy[*corev1.Pod]{
+		Default:        defaultPod,
+		PrepareCreate:  preparePodCreate,
+		PrepareUpdate:  preparePodUpdate,
+		PrepareStatus:  preparePodStatus,
+		Validate:       validatePod,
+		ValidateUpdate: validatePodUpdate,
+		ValidateStatus: validatePodStatus,
 	}
 }
 

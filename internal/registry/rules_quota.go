@@ -3,27 +3,60 @@ package registry
 import (
 	"slices"
 
+	"github.com/skiff-dev/skiff/internal/controller/resourcequota"
+
 	corev1 "k8s.io/api/core/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
+
+// resourceQuotaKind is core/v1 ResourceQuota (pkg/registry/core/resourcequota). Creating a
+// quota is not itself charged to quota.
+func resourceQuotaKind() Kind[*corev1.ResourceQuota] {
+	return Kind[*corev1.ResourceQuota]{
+		GVR: core("resourcequotas"), Kind: "ResourceQuota", Namespaced: true, ShortNames: []string{"quota"},
+		Verbs: verbsAll, Subresources: []string{"status"},
+		New:      func() *corev1.ResourceQuota { return &corev1.ResourceQuota{} },
+		NewList:  func() runtime.Object { return &corev1.ResourceQuotaList{} },
+		Strategy: resourceQuotaRules(),
+		Table:    resourceQuotaPrinter(),
+		Admit:    Admission[*corev1.ResourceQuota]{NoQuota: true, Charge: chargeQuota},
+	}
+}
+
+// chargeQuota is upstream's quota admission for one quota: obj is refused when it would exceed
+// quota's hard limits, else its usage is reserved in status.used so that creates in quick
+// succession are counted before the quota controller recounts.
+func chargeQuota(quota *corev1.ResourceQuota, obj runtime.Object) (bool, error) {
+	used, err := resourcequota.Admit(quota, obj, quota.Status.Used)
+	if err != nil {
+		return false, err
+	}
+	if apiequality.Semantic.DeepEqual(used, quota.Status.Used) {
+		return false, nil
+	}
+	quota.Status.Used = used
+	return true, nil
+}
 
 // resourceQuotaRules are upstream's core/v1 ResourceQuota defaults (quantities rounded up to
 // milli precision) and strategy (pkg/registry/core/resourcequota): status is the quota
 // controller's, through the status subresource.
-func resourceQuotaRules() kindRules[*corev1.ResourceQuota] {
-	return kindRules[*corev1.ResourceQuota]{
-		defaults: func(q *corev1.ResourceQuota) {
+func resourceQuotaRules() Strategy[*corev1.ResourceQuota] {
+	return Strategy[*corev1.ResourceQuota]{
+		Default: func(q *corev1.ResourceQuota) {
 			roundUpResources(q.Spec.Hard)
 			roundUpResources(q.Status.Hard)
 			roundUpResources(q.Status.Used)
 		},
-		prepareCreate:  func(q *corev1.ResourceQuota) { q.Status = corev1.ResourceQuotaStatus{} },
-		prepareUpdate:  func(q, old *corev1.ResourceQuota) { q.Status = old.Status },
-		prepareStatus:  func(q, old *corev1.ResourceQuota) { q.Spec = old.Spec },
-		validate:       validateResourceQuota,
-		validateUpdate: validateResourceQuotaUpdate,
-		validateStatus: func(q, old *corev1.ResourceQuota) field.ErrorList {
+		PrepareCreate:  func(q *corev1.ResourceQuota) { q.Status = corev1.ResourceQuotaStatus{} },
+		PrepareUpdate:  func(q, old *corev1.ResourceQuota) { q.Status = old.Status },
+		PrepareStatus:  func(q, old *corev1.ResourceQuota) { q.Spec = old.Spec },
+		Validate:       validateResourceQuota,
+		ValidateUpdate: validateResourceQuotaUpdate,
+		ValidateStatus: func(q, old *corev1.ResourceQuota) field.ErrorList {
 			return append(validateMetaMutable(q), validateQuotaStatus(&q.Status)...)
 		},
 	}

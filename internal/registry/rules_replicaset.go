@@ -2,37 +2,57 @@ package registry
 
 import (
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
+// replicaSetKind is apps/v1 ReplicaSet (pkg/registry/apps/replicaset).
+func replicaSetKind() Kind[*appsv1.ReplicaSet] {
+	return Kind[*appsv1.ReplicaSet]{
+		GVR: apps("replicasets"), Kind: "ReplicaSet", Namespaced: true, ShortNames: []string{"rs"}, Categories: []string{"all"},
+		Verbs: verbsAll, Subresources: []string{"status", "scale"},
+		New:      func() *appsv1.ReplicaSet { return &appsv1.ReplicaSet{} },
+		NewList:  func() runtime.Object { return &appsv1.ReplicaSetList{} },
+		Strategy: replicaSetRules(),
+		Table:    replicaSetPrinter(),
+		Scale: &Scale[*appsv1.ReplicaSet]{
+			Get: func(rs *appsv1.ReplicaSet) *autoscalingv1.Scale {
+				return scaleOf(rs.ObjectMeta, rs.Spec.Replicas, rs.Status.Replicas, selectorString(rs.Spec.Selector))
+			},
+			SetReplicas: func(rs *appsv1.ReplicaSet, n int32) { rs.Spec.Replicas = &n },
+		},
+	}
+}
+
 // replicaSetRules are upstream's apps/v1 ReplicaSet defaults and strategy
 // (pkg/registry/apps/replicaset/strategy.go).
-func replicaSetRules() kindRules[*appsv1.ReplicaSet] {
-	return kindRules[*appsv1.ReplicaSet]{
-		defaults: func(rs *appsv1.ReplicaSet) {
+func replicaSetRules() Strategy[*appsv1.ReplicaSet] {
+	return Strategy[*appsv1.ReplicaSet]{
+		Default: func(rs *appsv1.ReplicaSet) {
 			if rs.Spec.Replicas == nil {
 				rs.Spec.Replicas = new(int32(1))
 			}
 			defaultPodTemplate(&rs.Spec.Template)
 		},
-		prepareCreate: func(rs *appsv1.ReplicaSet) {
+		PrepareCreate: func(rs *appsv1.ReplicaSet) {
 			rs.Status = appsv1.ReplicaSetStatus{}
 			rs.Generation = 1
 		},
-		prepareUpdate: func(rs, old *appsv1.ReplicaSet) {
+		PrepareUpdate: func(rs, old *appsv1.ReplicaSet) {
 			rs.Status = old.Status
 			if !apiequality.Semantic.DeepEqual(rs.Spec, old.Spec) {
 				rs.Generation = old.Generation + 1
 			}
 		},
-		prepareStatus: func(rs, old *appsv1.ReplicaSet) { rs.Spec = old.Spec },
-		validate:      validateReplicaSet,
-		validateUpdate: func(rs, old *appsv1.ReplicaSet) field.ErrorList {
+		PrepareStatus: func(rs, old *appsv1.ReplicaSet) { rs.Spec = old.Spec },
+		Validate:      validateReplicaSet,
+		ValidateUpdate: func(rs, old *appsv1.ReplicaSet) field.ErrorList {
 			return apivalidation.ValidateImmutableField(rs.Spec.Selector, old.Spec.Selector, field.NewPath("spec", "selector"))
 		},
-		validateStatus: func(rs, old *appsv1.ReplicaSet) field.ErrorList {
+		ValidateStatus: func(rs, old *appsv1.ReplicaSet) field.ErrorList {
 			s := rs.Status
 			errs := validateMetaMutable(rs)
 			return append(errs, validateReplicaCounts(s.Replicas, s.FullyLabeledReplicas, s.ReadyReplicas, s.AvailableReplicas, s.ObservedGeneration)...)

@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -28,21 +29,36 @@ const (
 // maxClientIPAffinitySeconds is the longest ClientIP session affinity timeout (one day).
 const maxClientIPAffinitySeconds = 86400
 
-func serviceRules() kindRules[*corev1.Service] {
-	return kindRules[*corev1.Service]{
-		defaults: defaultService,
-		prepareCreate: func(s *corev1.Service) {
+// serviceKind is core/v1 Service (pkg/registry/core/service): a Service holds a ClusterIP and
+// NodePorts no other Service holds, allocated when it is written.
+func serviceKind() Kind[*corev1.Service] {
+	return Kind[*corev1.Service]{
+		GVR: core("services"), Kind: "Service", Namespaced: true, ShortNames: []string{"svc"}, Categories: []string{"all"},
+		Verbs: verbsAll, Subresources: []string{"status", "proxy"},
+		New:      func() *corev1.Service { return &corev1.Service{} },
+		NewList:  func() runtime.Object { return &corev1.ServiceList{} },
+		Strategy: serviceRules(),
+		Table:    servicePrinter(),
+		Admit:    Admission[*corev1.Service]{Allocate: allocateService, Claims: serviceClaims},
+		Proxy:    serviceProxyTarget,
+	}
+}
+
+func serviceRules() Strategy[*corev1.Service] {
+	return Strategy[*corev1.Service]{
+		Default: defaultService,
+		PrepareCreate: func(s *corev1.Service) {
 			s.Status = corev1.ServiceStatus{}
 			normalizeClusterIPs(s, nil)
 		},
-		prepareUpdate: prepareServiceUpdate,
-		prepareStatus: func(s, old *corev1.Service) {
+		PrepareUpdate: prepareServiceUpdate,
+		PrepareStatus: func(s, old *corev1.Service) {
 			s.Spec = old.Spec
 			defaultIngressIPMode(s)
 		},
-		validate:       validateService,
-		validateUpdate: validateServiceUpdate,
-		validateStatus: func(s, old *corev1.Service) field.ErrorList {
+		Validate:       validateService,
+		ValidateUpdate: validateServiceUpdate,
+		ValidateStatus: func(s, old *corev1.Service) field.ErrorList {
 			return append(validateMetaMutable(s), validateLoadBalancerStatus(s)...)
 		},
 	}

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -14,15 +15,17 @@ import (
 // Test helpers: the rules of one resource, run the way the API server runs them, and validation
 // errors reduced to comparable strings.
 
-// rulesOf returns a Resource carrying only the rules of group/resource.
+// rulesOf returns the served Resource of group/resource, whose rules the tests run.
 func rulesOf(t *testing.T, group, resource string) *Resource {
 	t.Helper()
-	r := &Resource{GVR: schema.GroupVersionResource{Group: group, Version: "v1", Resource: resource}}
-	withRules(r)
-	if r.Validate == nil {
-		t.Fatalf("no rules for %s/%s", group, resource)
+	want := schema.GroupResource{Group: group, Resource: resource}
+	for _, r := range All() {
+		if r.GVR.GroupResource() == want && r.Validate != nil {
+			return r
+		}
 	}
-	return r
+	t.Fatalf("no rules for %s/%s", group, resource)
+	return nil
 }
 
 // runCreate runs a create: Default, PrepareForCreate, Validate.
@@ -41,14 +44,24 @@ func runUpdate(r *Resource, obj, old runtime.Object) field.ErrorList {
 	if r.Default != nil {
 		r.Default(obj)
 	}
+	carryOver(obj, old)
 	r.PrepareForUpdate(obj, old)
 	return append(r.Validate(obj), r.ValidateUpdate(obj, old)...)
 }
 
 // runStatusUpdate runs an update of the status subresource.
 func runStatusUpdate(r *Resource, obj, old runtime.Object) field.ErrorList {
+	carryOver(obj, old)
 	r.PrepareForStatusUpdate(obj, old)
 	return r.ValidateStatusUpdate(obj, old)
+}
+
+// carryOver sets an update's system metadata from the stored object, as the API server does
+// before the rules run.
+func carryOver(obj, old runtime.Object) {
+	m, _ := meta.Accessor(obj)
+	o, _ := meta.Accessor(old)
+	CarryOver(m, o, false)
 }
 
 // errStrings renders errors as "field: type[: detail]", without the bad value.
