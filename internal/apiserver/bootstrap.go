@@ -2,7 +2,9 @@ package apiserver
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
+	"net"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -17,7 +19,7 @@ import (
 // the port may change).
 func (s *Server) bootstrap(ctx context.Context) error {
 	for _, name := range []string{"default", "kube-system", "kube-public", "kube-node-lease"} {
-		if err := s.ensure(ctx, "namespaces", "", &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}); err != nil {
+		if err := s.ensure(ctx, "", &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}); err != nil {
 			return err
 		}
 	}
@@ -32,7 +34,7 @@ func (s *Server) bootstrap(ctx context.Context) error {
 			SessionAffinity: corev1.ServiceAffinityNone,
 		},
 	}
-	if err := s.ensure(ctx, "services", "default", svc); err != nil {
+	if err := s.ensure(ctx, "default", svc); err != nil {
 		return err
 	}
 	ip := s.cfg.AdvertiseAddress.String()
@@ -45,7 +47,7 @@ func (s *Server) bootstrap(ctx context.Context) error {
 			Ports:     []corev1.EndpointPort{{Name: "https", Port: port, Protocol: corev1.ProtocolTCP}},
 		}},
 	}
-	if err := s.upsert(ctx, "endpoints", "default", ep); err != nil {
+	if err := s.upsert(ctx, "default", ep); err != nil {
 		return err
 	}
 	ready := true
@@ -58,35 +60,25 @@ func (s *Server) bootstrap(ctx context.Context) error {
 		Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{ip}, Conditions: discoveryv1.EndpointConditions{Ready: &ready}}},
 		Ports:       []discoveryv1.EndpointPort{{Name: &name, Port: &port, Protocol: &proto}},
 	}
-	return s.upsert(ctx, "endpointslices", "default", slice)
-}
-
-// servedStorage returns the storage-version served entry of a resource.
-func (s *Server) servedStorage(resource string) *served {
-	for k, sv := range s.served {
-		if k.resource == resource && sv.alt == nil {
-			return sv
-		}
-	}
-	return nil
+	return s.upsert(ctx, "default", slice)
 }
 
 // ensure creates obj unless it exists.
-func (s *Server) ensure(ctx context.Context, resource, namespace string, obj runtime.Object) error {
-	sv := s.servedStorage(resource)
+func (s *Server) ensure(ctx context.Context, namespace string, obj runtime.Object) error {
+	sv := s.servedFor(obj)
 	if sv == nil {
 		return nil
 	}
 	_, err := s.create(ctx, sv, namespace, obj, false)
 	if err != nil && !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("create %s: %w", resource, err)
+		return fmt.Errorf("create %s %s: %w", sv.res.Kind, metaOf(obj).GetName(), err)
 	}
 	return nil
 }
 
 // upsert creates obj or replaces the stored one's content with it.
-func (s *Server) upsert(ctx context.Context, resource, namespace string, obj runtime.Object) error {
-	sv := s.servedStorage(resource)
+func (s *Server) upsert(ctx context.Context, namespace string, obj runtime.Object) error {
+	sv := s.servedFor(obj)
 	if sv == nil {
 		return nil
 	}
@@ -105,4 +97,12 @@ func (s *Server) upsert(ctx context.Context, resource, namespace string, obj run
 		return next, nil
 	})
 	return err
+}
+
+// firstServiceIP is the address the kubernetes Service gets.
+func (s *Server) firstServiceIP() string {
+	base := s.cfg.ServiceCIDR.IP.To4()
+	ip := make(net.IP, 4)
+	binary.BigEndian.PutUint32(ip, binary.BigEndian.Uint32(base)+1)
+	return ip.String()
 }

@@ -54,7 +54,7 @@ func parseRequestInfo(r *http.Request) requestInfo {
 		}
 	}
 	// namespaces/{ns}/{resource}... but namespaces/{name}[/status|finalize] is the namespace itself.
-	if parts[0] == "namespaces" && len(parts) >= 3 && parts[2] != "status" && parts[2] != "finalize" {
+	if parts[0] == namespacesSegment && len(parts) >= 3 && parts[2] != "status" && parts[2] != "finalize" {
 		info.Namespace = parts[1]
 		parts = parts[2:]
 	}
@@ -82,12 +82,12 @@ func parseRequestInfo(r *http.Request) requestInfo {
 			info.Verb = "watch"
 		case info.Name == "":
 			info.Verb = "list"
-			if w := q.Get("watch"); w == "true" || w == "1" {
+			if w, _ := boolParam(q, "watch"); w {
 				info.Verb = "watch"
 			}
 		default:
 			info.Verb = "get"
-			if w := q.Get("watch"); (w == "true" || w == "1") && info.Subresource == "" {
+			if w, _ := boolParam(q, "watch"); w && info.Subresource == "" {
 				info.Verb = "watch"
 			}
 		}
@@ -114,3 +114,7 @@ func splitPath(p string) []string {
 	}
 	return strings.Split(p, "/")
 }
+
+// namespacesSegment is the path segment that scopes a resource path to a namespace. It is part
+// of the API's URL grammar, as in upstream's RequestInfoFactory, not knowledge of a kind.
+const namespacesSegment = "namespaces"

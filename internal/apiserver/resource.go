@@ -109,6 +109,9 @@ func (s *Server) getCurrentStored(ctx context.Context, sv *served, namespace, na
 }
 
 func (s *Server) handleGet(w http.ResponseWriter, r *http.Request, info requestInfo, sv *served) error {
+	if err := checkReadParams(r.URL.Query()); err != nil {
+		return err
+	}
 	if err := s.waitConsistent(r.Context(), r.URL.Query().Get("resourceVersion")); err != nil {
 		return err
 	}
@@ -178,6 +181,9 @@ type continueToken struct {
 
 func (s *Server) handleList(w http.ResponseWriter, r *http.Request, info requestInfo, sv *served) error {
 	q := r.URL.Query()
+	if err := checkReadParams(q); err != nil {
+		return err
+	}
 	pred, err := s.selectors(r, sv)
 	if err != nil {
 		return err

@@ -11,18 +11,21 @@ import (
 	"net"
 	"net/http"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/apimachinery/pkg/runtime/serializer/protobuf"
 	utilrand "k8s.io/apimachinery/pkg/util/rand"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/apimachinery/pkg/version"
 	"k8s.io/client-go/rest"
 
@@ -65,6 +68,7 @@ type Server struct {
 	version  version.Info
 	caches   *cacheSet
 	served   map[gvr]*served // every group/version/resource served
+	roles    roles           // the served resources admission looks for by what they do
 	groups   []apiGroup      // discovery order
 	handler  http.Handler
 	openapi  http.Handler
@@ -152,6 +156,7 @@ func New(cfg Config) (*Server, error) {
 			addVersion(alt.GroupVersion.Group, alt.GroupVersion.Version)
 		}
 	}
+	s.roles = findRoles(s.served)
 	oa, err := openapi.New(cfg.Resources, s.version.GitVersion)
 	if err != nil {
 		return nil, fmt.Errorf("apiserver: build openapi: %w", err)
@@ -260,12 +265,33 @@ func (s *Server) encodeStored(obj runtime.Object, gvk schema.GroupVersionKind) (
 
 func timeAfter(seconds int) <-chan time.Time { return time.After(time.Duration(seconds) * time.Second) }
 
+// rvOf is the revision of a stored object, whose resourceVersion the server itself set (0 for
+// one without).
 func rvOf(obj runtime.Object) int64 {
 	m, err := meta.Accessor(obj)
 	if err != nil {
 		return 0
 	}
-	var rv int64
-	fmt.Sscan(m.GetResourceVersion(), &rv)
+	rv, _ := parseResourceVersion(m.GetResourceVersion())
 	return rv
+}
+
+// parseResourceVersion parses a resourceVersion as kube-apiserver's versioner does: "" is 0, and
+// anything but a non-negative decimal integer is an error.
+func parseResourceVersion(rv string) (int64, error) {
+	if rv == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseUint(rv, 10, 63)
+	if err != nil {
+		return 0, err
+	}
+	return int64(n), nil
+}
+
+// invalidResourceVersion is upstream's answer to an object whose metadata.resourceVersion does
+// not parse: 422 naming the field.
+func invalidResourceVersion(gk schema.GroupKind, name, rv string) error {
+	_, err := strconv.ParseUint(rv, 10, 64)
+	return apierrors.NewInvalid(gk, name, field.ErrorList{field.Invalid(field.NewPath("metadata", "resourceVersion"), rv, err.Error())})
 }

@@ -3,11 +3,10 @@ package apiserver
 import (
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
-	"strconv"
+	"reflect"
 	"strings"
 
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
@@ -16,6 +15,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/skiff-dev/skiff/internal/registry"
 )
 
 func hasSubresource(sv *served, sub string) bool {
@@ -27,11 +28,18 @@ func hasSubresource(sv *served, sub string) bool {
 	return false
 }
 
-// serveSubresource handles status, scale, binding, finalize, eviction, log and proxy.
+// serveSubresource handles status, scale, eviction, log and proxy, and the kind's actions
+// (binding, finalize).
 func (s *Server) serveSubresource(w http.ResponseWriter, r *http.Request, info requestInfo, sv *served) {
 	sub := info.Subresource
 	if !hasSubresource(sv, sub) || info.Name == "" {
 		s.writeError(w, r, apierrors.NewNotFound(sv.cache.gr, info.Name+"/"+sub))
+		return
+	}
+	if act, ok := sv.res.Actions[sub]; ok {
+		if err := s.handleAction(w, r, info, sv, act); err != nil {
+			s.writeError(w, r, err)
+		}
 		return
 	}
 	var err error
@@ -40,10 +48,6 @@ func (s *Server) serveSubresource(w http.ResponseWriter, r *http.Request, info r
 		err = s.handleStatus(w, r, info, sv)
 	case "scale":
 		err = s.handleScale(w, r, info, sv)
-	case "binding":
-		err = s.handleBinding(w, r, info, sv)
-	case "finalize":
-		err = s.handleFinalize(w, r, info, sv)
 	case "eviction":
 		err = s.handleEviction(w, r, info, sv)
 	case "log":
@@ -149,89 +153,49 @@ func (s *Server) handleScale(w http.ResponseWriter, r *http.Request, info reques
 	return apierrors.NewMethodNotSupported(scaleGR, r.Method)
 }
 
-// handleBinding assigns a pod to a node (pods/binding), as the scheduler does.
-func (s *Server) handleBinding(w http.ResponseWriter, r *http.Request, info requestInfo, sv *served) error {
-	if info.Verb != "create" {
-		return apierrors.NewMethodNotSupported(schemaGR("", "pods/binding"), r.Method)
+// handleAction serves a subresource that changes the stored object from a request body
+// (pods/binding, namespaces/finalize), as the kind's Action says. It runs no update rules:
+// upstream serves these through storage of their own, beside the kind's strategy.
+func (s *Server) handleAction(w http.ResponseWriter, r *http.Request, info requestInfo, sv *served, act registry.Action) error {
+	gr := schema.GroupResource{Group: sv.res.GVR.Group, Resource: sv.res.GVR.Resource + "/" + info.Subresource}
+	if info.Verb != act.Verb {
+		return apierrors.NewMethodNotSupported(gr, r.Method)
 	}
 	body, err := readBody(r)
 	if err != nil {
 		return err
 	}
-	var b corev1.Binding
 	rinfo, ok := s.requestSerializer(r)
 	if !ok {
 		return unsupportedMediaType(r.Header.Get("Content-Type"))
 	}
-	if _, _, err := rinfo.Serializer.Decode(body, nil, &b); err != nil {
-		return badRequest("decoding Binding: %v", err)
+	req := act.New()
+	if _, _, err := rinfo.Serializer.Decode(body, nil, req); err != nil {
+		return badRequest("decoding %s: %v", reflectKind(req), err)
 	}
-	if b.Target.Name == "" {
-		return apierrors.NewInvalid(schema.GroupKind{Kind: "Binding"}, b.Name, fieldErr("target.name", "", "must not be empty"))
-	}
-	_, err = s.guaranteedUpdate(r.Context(), sv, info.Namespace, info.Name, updateOpts{mode: modeRaw, retry: true}, func(cur runtime.Object) (runtime.Object, error) {
-		pod := cur.(*corev1.Pod)
-		if pod.DeletionTimestamp != nil {
-			return nil, apierrors.NewConflict(sv.cache.gr, pod.Name, fmt.Errorf("pod %s is being deleted, cannot be assigned to a host", pod.Name))
+	out, err := s.guaranteedUpdate(r.Context(), sv, info.Namespace, info.Name, updateOpts{mode: modeRaw, retry: true}, func(cur runtime.Object) (runtime.Object, error) {
+		if err := act.Apply(cur, req); err != nil {
+			return nil, err
 		}
-		if b.UID != "" && b.UID != pod.UID {
-			return nil, apierrors.NewConflict(sv.cache.gr, pod.Name, fmt.Errorf("Precondition failed: UID in precondition: %v, UID in object meta: %v", b.UID, pod.UID))
-		}
-		if pod.Spec.NodeName != "" {
-			return nil, apierrors.NewConflict(sv.cache.gr, pod.Name, fmt.Errorf("pod %s is already assigned to node %q", pod.Name, pod.Spec.NodeName))
-		}
-		pod.Spec.NodeName = b.Target.Name
-		setPodCondition(pod, corev1.PodCondition{Type: corev1.PodScheduled, Status: corev1.ConditionTrue, LastTransitionTime: metav1.Now()})
-		for k, v := range b.Annotations {
-			if pod.Annotations == nil {
-				pod.Annotations = map[string]string{}
-			}
-			pod.Annotations[k] = v
-		}
-		return pod, nil
+		return cur, nil
 	})
 	if err != nil {
 		return err
 	}
-	s.writeJSON(w, http.StatusCreated, &metav1.Status{TypeMeta: metav1.TypeMeta{Kind: "Status", APIVersion: "v1"}, Status: metav1.StatusSuccess, Code: http.StatusCreated})
-	return nil
-}
-
-func setPodCondition(pod *corev1.Pod, c corev1.PodCondition) {
-	for i := range pod.Status.Conditions {
-		if pod.Status.Conditions[i].Type == c.Type {
-			if pod.Status.Conditions[i].Status != c.Status {
-				pod.Status.Conditions[i] = c
-			}
-			return
-		}
-	}
-	pod.Status.Conditions = append(pod.Status.Conditions, c)
-}
-
-// handleFinalize updates a namespace's spec.finalizers (namespaces/finalize).
-func (s *Server) handleFinalize(w http.ResponseWriter, r *http.Request, info requestInfo, sv *served) error {
-	if info.Verb != "update" {
-		return apierrors.NewMethodNotSupported(schemaGR("", "namespaces/finalize"), r.Method)
-	}
-	body, err := readBody(r)
-	if err != nil {
-		return err
-	}
-	in, err := s.decodeInto(w, r, body, nil, sv.gv.WithKind(sv.res.Kind))
-	if err != nil {
-		return err
-	}
-	want := in.(*corev1.Namespace).Spec.Finalizers
-	out, err := s.guaranteedUpdate(r.Context(), sv, "", info.Name, updateOpts{mode: modeRaw, retry: true}, func(cur runtime.Object) (runtime.Object, error) {
-		ns := cur.(*corev1.Namespace)
-		ns.Spec.Finalizers = want
-		return ns, nil
-	})
-	if err != nil {
-		return err
+	if act.ReplyStatus {
+		s.writeJSON(w, http.StatusCreated, &metav1.Status{TypeMeta: metav1.TypeMeta{Kind: "Status", APIVersion: "v1"}, Status: metav1.StatusSuccess, Code: http.StatusCreated})
+		return nil
 	}
 	return s.writeObject(w, r, http.StatusOK, sv, out)
+}
+
+// reflectKind names a request body's type for error messages ("Binding").
+func reflectKind(obj runtime.Object) string {
+	t := reflect.TypeOf(obj)
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	return t.Name()
 }
 
 // handleEviction deletes a pod through the eviction subresource (no disruption budgets here).
@@ -255,15 +219,18 @@ func (s *Server) handleLog(w http.ResponseWriter, r *http.Request, info requestI
 	if err != nil {
 		return err
 	}
-	pod := obj.(*corev1.Pod)
+	pod, ok := obj.(*corev1.Pod)
+	if !ok {
+		return apierrors.NewNotFound(sv.cache.gr, info.Name+"/log")
+	}
 	if s.cfg.PodLogs != nil {
 		return s.cfg.PodLogs(w, r, pod)
 	}
 	return badRequest("logs of pod %q are not available: its node %q serves no logs", pod.Name, pod.Spec.NodeName)
 }
 
-// handleProxy proxies HTTP to a pod's port (pods/NAME[:PORT]/proxy/PATH) or to a ready endpoint
-// of a Service (services/NAME[:PORT]/proxy/PATH).
+// handleProxy proxies HTTP to where the kind says NAME[:PORT]/proxy/PATH goes: a pod's port,
+// or a ready endpoint of a Service.
 func (s *Server) handleProxy(w http.ResponseWriter, r *http.Request, info requestInfo, sv *served) error {
 	name, port, _ := strings.Cut(info.Name, ":")
 	if strings.Count(info.Name, ":") == 2 { // scheme:name:port
@@ -274,25 +241,12 @@ func (s *Server) handleProxy(w http.ResponseWriter, r *http.Request, info reques
 	if err != nil {
 		return err
 	}
-	var host string
-	switch o := obj.(type) {
-	case *corev1.Pod:
-		if o.Status.PodIP == "" {
-			return apierrors.NewServiceUnavailable(fmt.Sprintf("pod %s has no IP yet", name))
-		}
-		p, err := resolvePodPort(o, port)
-		if err != nil {
-			return err
-		}
-		host = net.JoinHostPort(o.Status.PodIP, strconv.Itoa(p))
-	case *corev1.Service:
-		h, err := s.serviceBackend(r, o, port)
-		if err != nil {
-			return err
-		}
-		host = h
-	default:
+	if sv.res.ProxyTarget == nil {
 		return apierrors.NewNotFound(sv.cache.gr, name+"/proxy")
+	}
+	host, err := sv.res.ProxyTarget(obj, port, s.getStored)
+	if err != nil {
+		return err
 	}
 	target := &url.URL{Scheme: "http", Host: host}
 	rp := &httputil.ReverseProxy{
@@ -313,58 +267,12 @@ func (s *Server) handleProxy(w http.ResponseWriter, r *http.Request, info reques
 	return nil
 }
 
-func resolvePodPort(pod *corev1.Pod, port string) (int, error) {
-	if port == "" {
-		for _, c := range pod.Spec.Containers {
-			for _, p := range c.Ports {
-				return int(p.ContainerPort), nil
-			}
-		}
-		return 80, nil
+// getStored reads a cached object of any served resource, for kinds whose subresources follow
+// references.
+func (s *Server) getStored(gr schema.GroupResource, namespace, name string) (runtime.Object, bool) {
+	c := s.caches.byGR[gr.String()]
+	if c == nil {
+		return nil, false
 	}
-	if n, err := strconv.Atoi(port); err == nil {
-		return n, nil
-	}
-	for _, c := range pod.Spec.Containers {
-		for _, p := range c.Ports {
-			if p.Name == port {
-				return int(p.ContainerPort), nil
-			}
-		}
-	}
-	return 0, badRequest("pod %s has no port named %q", pod.Name, port)
-}
-
-// serviceBackend picks a ready endpoint of svc for port (a port name or number; "" = first).
-func (s *Server) serviceBackend(r *http.Request, svc *corev1.Service, port string) (string, error) {
-	epCache := s.caches.byGR["endpoints"]
-	if epCache == nil {
-		return "", apierrors.NewServiceUnavailable("no endpoints")
-	}
-	var sp *corev1.ServicePort
-	for i := range svc.Spec.Ports {
-		p := &svc.Spec.Ports[i]
-		if port == "" || p.Name == port || strconv.Itoa(int(p.Port)) == port {
-			sp = p
-			break
-		}
-	}
-	if sp == nil {
-		return "", apierrors.NewServiceUnavailable(fmt.Sprintf("no service port %q found for service %q", port, svc.Name))
-	}
-	obj, ok := epCache.get(svc.Namespace, svc.Name)
-	if !ok {
-		return "", apierrors.NewServiceUnavailable(fmt.Sprintf("no endpoints available for service %q", svc.Name))
-	}
-	ep := obj.(*corev1.Endpoints)
-	for _, subset := range ep.Subsets {
-		for _, p := range subset.Ports {
-			if p.Name != sp.Name || len(subset.Addresses) == 0 {
-				continue
-			}
-			a := subset.Addresses[int(rvOf(ep))%len(subset.Addresses)]
-			return net.JoinHostPort(a.IP, strconv.Itoa(int(p.Port))), nil
-		}
-	}
-	return "", apierrors.NewServiceUnavailable(fmt.Sprintf("no endpoints available for service %q", svc.Name))
+	return c.get(namespace, name)
 }

@@ -25,6 +25,9 @@ const bookmarkInterval = 30 * time.Second
 // the watch cache's history, or answers 410 Gone when that is no longer held.
 func (s *Server) handleWatch(w http.ResponseWriter, r *http.Request, info requestInfo, sv *served) error {
 	q := r.URL.Query()
+	if err := checkReadParams(q); err != nil {
+		return err
+	}
 	pred, err := s.selectors(r, sv)
 	if err != nil {
 		return err
@@ -54,13 +57,13 @@ func (s *Server) handleWatch(w http.ResponseWriter, r *http.Request, info reques
 	}
 	rv := q.Get("resourceVersion")
 	sendInitial := rv == "" || rv == "0"
-	if v := q.Get("sendInitialEvents"); v == "true" {
+	initialEnd, _ := boolParam(q, "sendInitialEvents")
+	if initialEnd {
 		sendInitial = true
-	} else if v == "false" && rv != "" {
+	} else if q.Get("sendInitialEvents") != "" && rv != "" {
 		sendInitial = false
 	}
-	bookmarks := q.Get("allowWatchBookmarks") == "true"
-	initialEnd := q.Get("sendInitialEvents") == "true"
+	bookmarks, _ := boolParam(q, "allowWatchBookmarks")
 	var fromRev int64
 	if !sendInitial || (rv != "" && rv != "0") {
 		n, err := strconv.ParseInt(rv, 10, 64)

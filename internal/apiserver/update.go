@@ -1,0 +1,201 @@
+package apiserver
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/skiff-dev/skiff/internal/registry"
+	"github.com/skiff-dev/skiff/internal/storage"
+)
+
+// updateMode says which rules an update runs.
+type updateMode int
+
+const (
+	modeMain   updateMode = iota // the main resource: PrepareForUpdate, Validate, ValidateUpdate
+	modeStatus                   // the status subresource
+	modeRaw                      // server-internal changes (binding, finalize, deletion marks): no rules
+)
+
+// tryUpdate computes the new object from the current one (a deep copy the function may modify).
+type tryUpdate func(cur runtime.Object) (runtime.Object, error)
+
+// updateOpts controls guaranteedUpdate.
+type updateOpts struct {
+	mode   updateMode
+	dryRun bool
+	// retry re-runs fn on a storage conflict (patch, scale); PUT with a resourceVersion doesn't.
+	retry bool
+}
+
+// maxUpdateAttempts bounds the read-modify-write retries of one update.
+const maxUpdateAttempts = 20
+
+// guaranteedUpdate reads the current object, applies fn, the system metadata, the kind's
+// strategy and admission, and writes the result with compare-and-swap on the revision read,
+// retrying on conflict when opts.retry. An update that changes nothing is not written. An
+// object with a deletionTimestamp that nothing holds any more is deleted.
+func (s *Server) guaranteedUpdate(ctx context.Context, sv *served, namespace, name string, opts updateOpts, fn tryUpdate) (runtime.Object, error) {
+	res := sv.res
+	gvk := res.GVR.GroupVersion().WithKind(res.Kind)
+	allocates := res.Allocate != nil && opts.mode == modeMain
+	if allocates {
+		s.allocMu.Lock()
+		defer s.allocMu.Unlock()
+	}
+	for attempt := 0; ; attempt++ {
+		cur, curData, err := s.getCurrentStored(ctx, sv, namespace, name)
+		if err != nil {
+			return nil, err
+		}
+		obj, err := fn(cur.DeepCopyObject())
+		if err != nil {
+			return nil, err
+		}
+		m, err := meta.Accessor(obj)
+		if err != nil {
+			return nil, err
+		}
+		old := metaOf(cur)
+		if m.GetName() != name {
+			return nil, badRequest("the name of the object (%s) does not match the name on the URL (%s)", m.GetName(), name)
+		}
+		if res.Namespaced && m.GetNamespace() != namespace {
+			if m.GetNamespace() != "" {
+				return nil, badRequest("the namespace of the provided object does not match the namespace sent on the request")
+			}
+			m.SetNamespace(namespace)
+		}
+		curRV := old.GetResourceVersion()
+		if rv := m.GetResourceVersion(); rv != "" && rv != curRV {
+			if _, err := parseResourceVersion(rv); err != nil {
+				return nil, invalidResourceVersion(gvk.GroupKind(), name, rv)
+			}
+			return nil, apierrors.NewConflict(sv.cache.gr, name, errors.New(optimisticLockMsg))
+		}
+		if uid := m.GetUID(); uid != "" && uid != old.GetUID() {
+			return nil, apierrors.NewConflict(sv.cache.gr, name, fmt.Errorf("Precondition failed: UID in precondition: %v, UID in object meta: %v", uid, old.GetUID()))
+		}
+		m.SetResourceVersion(curRV)
+		registry.CarryOver(m, old, opts.mode == modeRaw)
+		if err := s.runUpdateStrategy(sv, opts.mode, obj, cur); err != nil {
+			return nil, err
+		}
+		if allocates {
+			if err := s.allocate(sv, obj, cur); err != nil {
+				return nil, err
+			}
+		}
+		m.SetResourceVersion(curRV)
+		if s.deletable(sv, m, obj) {
+			if opts.dryRun {
+				return obj, nil
+			}
+			deleted, err := s.deleteNow(ctx, sv, namespace, name, rvOf(cur))
+			if errors.Is(err, errConflictRetry) && attempt < maxUpdateAttempts {
+				continue
+			}
+			return deleted, err
+		}
+		newData, err := s.encodeStored(obj, gvk)
+		if err != nil {
+			return nil, err
+		}
+		if bytes.Equal(newData, curData) {
+			return cur, nil // nothing changed: no write, same resourceVersion
+		}
+		if opts.dryRun {
+			return obj, nil
+		}
+		rev, err := s.cfg.Store.Update(ctx, sv.cache.key(namespace, name), newData, rvOf(cur))
+		if errors.Is(err, storage.ErrConflict) && opts.retry && attempt < maxUpdateAttempts {
+			if err := s.waitConsistent(ctx, ""); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if err != nil {
+			return nil, storageError(err, sv.cache.gr, name)
+		}
+		s.noteWrite(rev)
+		setRV(obj, rev)
+		return obj, nil
+	}
+}
+
+// runUpdateStrategy runs the kind's update rules for mode: the main resource's preparation and
+// validation, or the status subresource's; server-internal changes run none.
+func (s *Server) runUpdateStrategy(sv *served, mode updateMode, obj, cur runtime.Object) error {
+	res := sv.res
+	gk := res.GVR.GroupVersion().WithKind(res.Kind).GroupKind()
+	switch mode {
+	case modeMain:
+		if res.Default != nil {
+			res.Default(obj)
+		}
+		if res.PrepareForUpdate != nil {
+			res.PrepareForUpdate(obj, cur)
+		}
+		var list field.ErrorList
+		if res.Validate != nil {
+			list = res.Validate(obj)
+		}
+		if res.ValidateUpdate != nil {
+			list = append(list, res.ValidateUpdate(obj, cur)...)
+		}
+		if len(list) > 0 {
+			return invalid(gk, metaOf(obj).GetName(), list)
+		}
+	case modeStatus:
+		if res.PrepareForStatusUpdate != nil {
+			res.PrepareForStatusUpdate(obj, cur)
+		}
+		if res.ValidateStatusUpdate != nil {
+			if list := res.ValidateStatusUpdate(obj, cur); len(list) > 0 {
+				return invalid(gk, metaOf(obj).GetName(), list)
+			}
+		}
+	}
+	return nil
+}
+
+func (s *Server) handleUpdate(w http.ResponseWriter, r *http.Request, info requestInfo, sv *served) error {
+	return s.replaceObject(w, r, info, sv, modeMain)
+}
+
+// replaceObject answers a PUT of the whole object (modeMain) or of its status subresource
+// (modeStatus): the body replaces the stored object under that mode's rules, with the body's
+// resourceVersion as precondition; without one the update retries on conflict.
+func (s *Server) replaceObject(w http.ResponseWriter, r *http.Request, info requestInfo, sv *served, mode updateMode) error {
+	dryRun, err := isDryRun(r)
+	if err != nil {
+		return err
+	}
+	body, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	in, err := s.decodeInto(w, r, body, nil, sv.gv.WithKind(sv.res.Kind))
+	if err != nil {
+		return err
+	}
+	if in, err = toStorage(sv, in); err != nil {
+		return err
+	}
+	m, _ := meta.Accessor(in)
+	out, err := s.guaranteedUpdate(r.Context(), sv, info.Namespace, info.Name,
+		updateOpts{mode: mode, dryRun: dryRun, retry: m.GetResourceVersion() == ""},
+		func(runtime.Object) (runtime.Object, error) { return in.DeepCopyObject(), nil })
+	if err != nil {
+		return err
+	}
+	return s.writeObject(w, r, http.StatusOK, sv, out)
+}
