@@ -58,6 +58,9 @@ type Strategy[T object] struct {
 	Validate       func(T) field.ErrorList
 	ValidateUpdate func(obj, old T) field.ErrorList
 	ValidateStatus func(obj, old T) field.ErrorList
+	// RequireResourceVersion refuses a replace without a resourceVersion (upstream strategies
+	// whose AllowUnconditionalUpdate is false).
+	RequireResourceVersion bool
 }
 
 // Scale reads and writes the autoscaling/v1 Scale view of a kind (the scale subresource).
@@ -77,6 +80,12 @@ type DeleteStrategy[T object] struct {
 	// Holds reports whether obj stays after its finalizers are gone: a namespace keeps its
 	// content until its spec.finalizers are emptied.
 	Holds func(obj T) bool
+	// Preconditions, for a kind whose storage checks a delete's preconditions itself
+	// (namespaces), replaces the generic check and its messages.
+	Preconditions func(obj T, p *metav1.Preconditions) error
+	// ReturnDeleted answers a delete that removed the object with the object, as upstream's
+	// stores with ReturnDeletedObject do, rather than with a Success Status naming it.
+	ReturnDeleted bool
 }
 
 // Admission is what the API server's admission chain does with a kind.
@@ -91,6 +100,9 @@ type Admission[T object] struct {
 	// Terminating is set on the kind whose objects are the namespaces of namespaced kinds: it
 	// reports whether a namespace takes no new content (namespace lifecycle admission).
 	Terminating func(ns T) bool
+	// Delete refuses a delete of obj before anything is changed (namespace lifecycle keeps the
+	// system namespaces).
+	Delete func(obj T) error
 	// Charge is set on the kind whose objects limit what a namespace may hold (ResourceQuota):
 	// it refuses obj when it would exceed quota, and otherwise adds obj's usage to quota's status,
 	// reporting whether that changed it (quota admission).
@@ -189,6 +201,10 @@ func (d DeleteStrategy[T]) attach(r *Resource) {
 			}
 		}
 	}
+	r.ReturnDeleted = d.ReturnDeleted
+	if p := d.Preconditions; p != nil {
+		r.CheckPreconditions = func(obj runtime.Object, pre *metav1.Preconditions) error { return p(obj.(T), pre) }
+	}
 	if h := d.Holds; h != nil {
 		r.HoldsDeletion = func(obj runtime.Object) bool {
 			o, ok := obj.(T)
@@ -207,6 +223,9 @@ func (a Admission[T]) attach(r *Resource) {
 			return alloc(obj.(T), o, taken, pools)
 		}
 		r.Claims = func(obj runtime.Object) Claims { return claims(obj.(T)) }
+	}
+	if d := a.Delete; d != nil {
+		r.AdmitDelete = func(obj runtime.Object) error { return d(obj.(T)) }
 	}
 	if c := a.Charge; c != nil {
 		r.Charge = func(quota, obj runtime.Object) (bool, error) { return c(quota.(T), obj) }

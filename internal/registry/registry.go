@@ -44,6 +44,8 @@ type Resource struct {
 	Validate func(obj runtime.Object) field.ErrorList
 	// ValidateUpdate checks an update (immutable fields, e.g. apps/v1 selectors).
 	ValidateUpdate func(obj, old runtime.Object) field.ErrorList
+	// RequireResourceVersion refuses a replace without a resourceVersion.
+	RequireResourceVersion bool
 	// ValidateStatusUpdate checks an update of the status subresource.
 	ValidateStatusUpdate func(obj, old runtime.Object) field.ErrorList
 
@@ -73,6 +75,12 @@ type Resource struct {
 	// HoldsDeletion reports whether an object marked for deletion must stay although it has no
 	// finalizers left (a namespace with spec.finalizers).
 	HoldsDeletion func(obj runtime.Object) bool
+	// CheckPreconditions replaces the generic check of a delete's preconditions.
+	CheckPreconditions func(obj runtime.Object, p *metav1.Preconditions) error
+	// ReturnDeleted answers a delete that removed the object with the object.
+	ReturnDeleted bool
+	// AdmitDelete refuses a delete before anything changes.
+	AdmitDelete func(obj runtime.Object) error
 
 	// NoQuota exempts creates from ResourceQuota admission.
 	NoQuota bool

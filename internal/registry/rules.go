@@ -31,6 +31,7 @@ func (k Strategy[T]) attach(r *Resource) {
 			}
 		}
 	}
+	r.RequireResourceVersion = k.RequireResourceVersion
 	r.PrepareForUpdate = preparer(k.PrepareUpdate)
 	r.PrepareForStatusUpdate = preparer(k.PrepareStatus)
 	if k.Validate != nil {

@@ -102,9 +102,10 @@ func StampCreate(m metav1.Object, uid types.UID, now metav1.Time) {
 // rest.BeforeUpdate does: uid, creationTimestamp, generation (the kind's update preparation may
 // then bump it) and managed fields come from old, whatever the request sent; the resourceVersion
 // is the API server's precondition to settle.
-// Once set, the deletion marks stay as stored; before that a client cannot set them, and only
-// the server's own changes (markDeletion true: a delete being recorded) may.
-func CarryOver(m, old metav1.Object, markDeletion bool) {
+// The deletion marks are the server's: a client cannot set or change them, and once set they
+// stay as stored. The server's own changes (a delete being recorded, a binding) start from a
+// copy of the stored object and are not carried over.
+func CarryOver(m, old metav1.Object) {
 	m.SetUID(old.GetUID())
 	m.SetCreationTimestamp(old.GetCreationTimestamp())
 	m.SetGeneration(old.GetGeneration())
@@ -113,7 +114,7 @@ func CarryOver(m, old metav1.Object, markDeletion bool) {
 	if old.GetDeletionTimestamp() != nil {
 		m.SetDeletionTimestamp(old.GetDeletionTimestamp())
 		m.SetDeletionGracePeriodSeconds(old.GetDeletionGracePeriodSeconds())
-	} else if !markDeletion {
+	} else {
 		m.SetDeletionTimestamp(nil)
 		m.SetDeletionGracePeriodSeconds(nil)
 	}

@@ -27,6 +27,7 @@ func serviceAccountKind() Kind[*corev1.ServiceAccount] {
 		NewList:  func() runtime.Object { return &corev1.ServiceAccountList{} },
 		Strategy: serviceAccountRules(),
 		Table:    serviceAccountPrinter(),
+		Delete:   DeleteStrategy[*corev1.ServiceAccount]{ReturnDeleted: true},
 	}
 }
 
@@ -115,6 +116,7 @@ func sameRawJSON(a, b runtime.RawExtension) bool {
 // leaseTransitions, a known or qualified strategy, preferredHolder only with a strategy.
 func leaseRules() Strategy[*coordinationv1.Lease] {
 	return Strategy[*coordinationv1.Lease]{
+		RequireResourceVersion: true,
 		Validate: func(l *coordinationv1.Lease) field.ErrorList {
 			errs := apivalidation.ValidateObjectMeta(&l.ObjectMeta, true, apivalidation.NameIsDNSSubdomain, metaPath())
 			return append(errs, validateLeaseSpec(&l.Spec, field.NewPath("spec"))...)

@@ -1,11 +1,16 @@
 package registry
 
 import (
+	"errors"
+	"fmt"
 	"slices"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
@@ -21,10 +26,13 @@ func namespaceKind() Kind[*corev1.Namespace] {
 		Strategy: namespaceRules(),
 		Table:    namespacePrinter(),
 		Delete: DeleteStrategy[*corev1.Namespace]{
-			Mark:  func(ns *corev1.Namespace) { ns.Status.Phase = corev1.NamespaceTerminating },
-			Holds: func(ns *corev1.Namespace) bool { return len(ns.Spec.Finalizers) > 0 },
+			Mark:          func(ns *corev1.Namespace) { ns.Status.Phase = corev1.NamespaceTerminating },
+			Holds:         func(ns *corev1.Namespace) bool { return len(ns.Spec.Finalizers) > 0 },
+			Preconditions: namespaceDeletePreconditions,
+			ReturnDeleted: true,
 		},
 		Admit: Admission[*corev1.Namespace]{
+			Delete: refuseSystemNamespaceDelete,
 			Terminating: func(ns *corev1.Namespace) bool {
 				return ns.DeletionTimestamp != nil || ns.Status.Phase == corev1.NamespaceTerminating
 			},
@@ -38,6 +46,29 @@ func namespaceKind() Kind[*corev1.Namespace] {
 			},
 		}},
 	}
+}
+
+// systemNamespaces may not be deleted (upstream's NamespaceLifecycle admission).
+var systemNamespaces = map[string]bool{metav1.NamespaceDefault: true, metav1.NamespaceSystem: true, metav1.NamespacePublic: true}
+
+func refuseSystemNamespaceDelete(ns *corev1.Namespace) error {
+	if systemNamespaces[ns.Name] {
+		return apierrors.NewForbidden(schema.GroupResource{Resource: "namespaces"}, ns.Name, errors.New("this namespace may not be deleted"))
+	}
+	return nil
+}
+
+// namespaceDeletePreconditions is the check upstream's namespace storage makes before a delete,
+// with its own messages.
+func namespaceDeletePreconditions(ns *corev1.Namespace, p *metav1.Preconditions) error {
+	gr := schema.GroupResource{Resource: "namespaces"}
+	if p.UID != nil && *p.UID != ns.UID {
+		return apierrors.NewConflict(gr, ns.Name, fmt.Errorf("Precondition failed: UID in precondition: %v, UID in object meta: %v", *p.UID, ns.UID))
+	}
+	if p.ResourceVersion != nil && *p.ResourceVersion != ns.ResourceVersion {
+		return apierrors.NewConflict(gr, ns.Name, fmt.Errorf("Precondition failed: ResourceVersion in precondition: %v, ResourceVersion in object meta: %v", *p.ResourceVersion, ns.ResourceVersion))
+	}
+	return nil
 }
 
 // namespaceRules are upstream's core/v1 Namespace defaults and strategy

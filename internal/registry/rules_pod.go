@@ -25,7 +25,7 @@ func podKind() Kind[*corev1.Pod] {
 		NewList:  func() runtime.Object { return &corev1.PodList{} },
 		Strategy: podRules(),
 		Table:    podPrinter(),
-		Delete:   DeleteStrategy[*corev1.Pod]{Graceful: podGracePeriod},
+		Delete:   DeleteStrategy[*corev1.Pod]{Graceful: podGracePeriod, ReturnDeleted: true},
 		Actions: map[string]Action{"binding": {
 			Verb: "create", ReplyStatus: true,
 			New:   func() runtime.Object { return &corev1.Binding{} },

@@ -18,8 +18,9 @@ import (
 var podsGR = schema.GroupResource{Resource: "pods"}
 
 // podGracePeriod is upstream's pod CheckGracefulDelete: the grace period is the request's, else
-// the pod's terminationGracePeriodSeconds, else 30 s. A pod that no node runs (unscheduled, or
-// already finished) goes at once, and so does one deleted with a grace period of 0.
+// the pod's terminationGracePeriodSeconds, else 30 s, and a negative one is 1 s. A pod that no
+// node runs (unscheduled, or already finished) goes at once, and so does one deleted with a
+// grace period of 0.
 func podGracePeriod(pod *corev1.Pod, opts *metav1.DeleteOptions) (int64, bool) {
 	grace := int64(corev1.DefaultTerminationGracePeriodSeconds)
 	if pod.Spec.TerminationGracePeriodSeconds != nil {
@@ -28,14 +29,14 @@ func podGracePeriod(pod *corev1.Pod, opts *metav1.DeleteOptions) (int64, bool) {
 	if opts.GracePeriodSeconds != nil {
 		grace = *opts.GracePeriodSeconds
 	}
-	if grace < 0 {
-		grace = 0
-	}
 	if pod.Spec.NodeName == "" || pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
 		return 0, false
 	}
 	if grace == 0 {
 		return 0, false
+	}
+	if grace < 0 {
+		grace = 1
 	}
 	return grace, true
 }

@@ -36,6 +36,7 @@ func serviceKind() Kind[*corev1.Service] {
 		Strategy: serviceRules(),
 		Table:    servicePrinter(),
 		Admit:    Admission[*corev1.Service]{Allocate: allocateService, Claims: serviceClaims},
+		Delete:   DeleteStrategy[*corev1.Service]{ReturnDeleted: true},
 		Proxy:    serviceProxyTarget,
 	}
 }

@@ -61,7 +61,7 @@ func runStatusUpdate(r *Resource, obj, old runtime.Object) field.ErrorList {
 func carryOver(obj, old runtime.Object) {
 	m, _ := meta.Accessor(obj)
 	o, _ := meta.Accessor(old)
-	CarryOver(m, o, false)
+	CarryOver(m, o)
 }
 
 // errStrings renders errors as "field: type[: detail]", without the bad value.
