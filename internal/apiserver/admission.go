@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/skiff-dev/skiff/internal/registry"
@@ -16,8 +18,10 @@ import (
 // namespace resource is the one with a Terminating hook, the quota resource the one with a
 // Charge hook, and any resource with an Allocate hook has its values allocated.
 
-// admitNamespace refuses content in a namespace that does not exist or is terminating.
-func (s *Server) admitNamespace(ctx context.Context, namespace string) error {
+// admitNamespace refuses content in a namespace that does not exist or is terminating, as
+// upstream's NamespaceLifecycle admission: the refusal names the object being created, with a
+// NamespaceTerminating cause.
+func (s *Server) admitNamespace(ctx context.Context, sv *served, namespace, name string) error {
 	ns := s.roles.namespaces
 	if ns == nil {
 		return nil
@@ -30,8 +34,14 @@ func (s *Server) admitNamespace(ctx context.Context, namespace string) error {
 		return apierrors.NewNotFound(ns.cache.gr, namespace)
 	}
 	if ns.res.Terminating(obj) {
-		return apierrors.NewForbidden(ns.cache.gr, namespace,
+		err := apierrors.NewForbidden(sv.cache.gr, name,
 			fmt.Errorf("unable to create new content in namespace %s because it is being terminated", namespace))
+		err.ErrStatus.Details.Causes = append(err.ErrStatus.Details.Causes, metav1.StatusCause{
+			Type:    corev1.NamespaceTerminatingCause,
+			Message: fmt.Sprintf("namespace %s is being terminated", namespace),
+			Field:   "metadata.namespace",
+		})
+		return err
 	}
 	return nil
 }

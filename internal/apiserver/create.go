@@ -16,17 +16,6 @@ import (
 	"github.com/skiff-dev/skiff/internal/storage"
 )
 
-// isDryRun reports whether the request asks for dryRun=All (any other value is refused).
-func isDryRun(r *http.Request) (bool, error) {
-	vals := r.URL.Query()["dryRun"]
-	for _, v := range vals {
-		if v != "All" {
-			return false, badRequest("Invalid dry run value: %q, allowed values: All", v)
-		}
-	}
-	return len(vals) > 0, nil
-}
-
 func (s *Server) noteWrite(rev int64) {
 	for {
 		cur := s.lastWrite.Load()
@@ -56,7 +45,7 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request, info reque
 	if info.Name != "" {
 		return apierrors.NewMethodNotSupported(sv.cache.gr, "POST")
 	}
-	dryRun, err := isDryRun(r)
+	dryRun, err := s.writeDryRun(r, "create")
 	if err != nil {
 		return err
 	}
@@ -93,9 +82,6 @@ func (s *Server) create(ctx context.Context, sv *served, namespace string, obj r
 		} else if m.GetNamespace() != namespace {
 			return nil, badRequest("the namespace of the provided object does not match the namespace sent on the request")
 		}
-		if err := s.admitNamespace(ctx, namespace); err != nil {
-			return nil, err
-		}
 	} else {
 		m.SetNamespace("")
 	}
@@ -106,6 +92,11 @@ func (s *Server) create(ctx context.Context, sv *served, namespace string, obj r
 	}
 	if generated {
 		m.SetName(m.GetGenerateName() + s.nameSuffix())
+	}
+	if res.Namespaced {
+		if err := s.admitNamespace(ctx, sv, namespace, m.GetName()); err != nil {
+			return nil, err
+		}
 	}
 	registry.StampCreate(m, uuid.NewUUID(), metav1.Now())
 	if res.Default != nil {

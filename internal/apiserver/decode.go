@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
@@ -102,7 +103,7 @@ func (s *Server) decodeWith(w http.ResponseWriter, info runtime.SerializerInfo, 
 				}
 			}
 		} else {
-			return nil, badRequest("%s", err.Error())
+			return nil, decodeError{err}
 		}
 	}
 	if actual != nil && (actual.Group != gvk.Group || actual.Version != gvk.Version) {
@@ -113,6 +114,16 @@ func (s *Server) decodeWith(w http.ResponseWriter, info runtime.SerializerInfo, 
 	}
 	obj.GetObjectKind().SetGroupVersionKind(gvk)
 	return obj, nil
+}
+
+// decodeError is a body that does not decode into the expected type: a 400, except for a patch,
+// whose result upstream refuses as an invalid patch (see patchObject).
+type decodeError struct{ err error }
+
+func (e decodeError) Error() string { return e.err.Error() }
+
+func (e decodeError) Status() metav1.Status {
+	return apierrors.NewBadRequest(e.err.Error()).Status()
 }
 
 func addWarning(w http.ResponseWriter, msg string) {

@@ -12,8 +12,9 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/skiff-dev/skiff/internal/storage"
 )
@@ -51,7 +52,9 @@ func (s *Server) deleteNow(ctx context.Context, sv *served, namespace, name stri
 	return obj, nil
 }
 
-// deleteOptions reads DeleteOptions from the body or the query.
+// deleteOptions reads a delete's DeleteOptions as kube-apiserver does: from the body when there
+// is one (of meta.k8s.io/v1 or any group's version), else from the query; then checks them with
+// apimachinery's ValidateDeleteOptions.
 func (s *Server) deleteOptions(r *http.Request) (*metav1.DeleteOptions, error) {
 	opts := &metav1.DeleteOptions{}
 	body, err := readBody(r)
@@ -69,27 +72,11 @@ func (s *Server) deleteOptions(r *http.Request) (*metav1.DeleteOptions, error) {
 				return nil, badRequest("invalid DeleteOptions: %v", err)
 			}
 		}
+	} else if err := s.decodeOptions(r.URL.Query(), opts); err != nil {
+		return nil, err
 	}
-	if err := metav1.ParameterCodec.DecodeParameters(r.URL.Query(), metav1.SchemeGroupVersion, opts); err != nil {
-		return nil, badRequest("invalid delete options: %v", err)
-	}
-	if r.URL.Query().Has("dryRun") {
-		if _, err := isDryRun(r); err != nil {
-			return nil, err
-		}
-	}
-	for _, v := range opts.DryRun {
-		if v != "All" {
-			return nil, badRequest("Invalid dry run value: %q", v)
-		}
-	}
-	if opts.PropagationPolicy != nil {
-		switch *opts.PropagationPolicy {
-		case metav1.DeletePropagationBackground, metav1.DeletePropagationForeground, metav1.DeletePropagationOrphan:
-		default:
-			return nil, invalid(schemaGR("meta.k8s.io", "DeleteOptions").WithVersion("v1").GroupVersion().WithKind("DeleteOptions").GroupKind(), "",
-				field.ErrorList{field.NotSupported(field.NewPath("propagationPolicy"), *opts.PropagationPolicy, []string{"Foreground", "Background", "Orphan"})})
-		}
+	if errs := metav1validation.ValidateDeleteOptions(opts); len(errs) > 0 {
+		return nil, optionsInvalid("DeleteOptions", errs)
 	}
 	return opts, nil
 }
@@ -103,9 +90,19 @@ func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request, info reque
 	if err != nil {
 		return err
 	}
+	// As upstream: 202 only when the object stays and the client asked for cascading deletion
+	// with the legacy orphanDependents=false; a removed object of a kind that does not return
+	// it is answered with a Success Status naming it.
 	code := http.StatusOK
-	if !deleted {
+	if !deleted && opts.OrphanDependents != nil && !*opts.OrphanDependents {
 		code = http.StatusAccepted
+	}
+	if deleted && !sv.res.ReturnDeleted {
+		m := metaOf(out)
+		s.writeJSON(w, code, &metav1.Status{TypeMeta: metav1.TypeMeta{Kind: "Status", APIVersion: "v1"},
+			Status: metav1.StatusSuccess, Details: &metav1.StatusDetails{
+				Name: m.GetName(), Group: sv.res.GVR.Group, Kind: sv.res.GVR.Resource, UID: m.GetUID()}})
+		return nil
 	}
 	return s.writeObject(w, r, code, sv, out)
 }
@@ -123,12 +120,12 @@ func (s *Server) delete(ctx context.Context, sv *served, namespace, name string,
 			return nil, false, err
 		}
 		m := metaOf(cur)
-		if p := opts.Preconditions; p != nil {
-			if p.UID != nil && *p.UID != m.GetUID() {
-				return nil, false, apierrors.NewConflict(sv.cache.gr, name, fmt.Errorf("Precondition failed: UID in precondition: %v, UID in object meta: %v", *p.UID, m.GetUID()))
-			}
-			if p.ResourceVersion != nil && *p.ResourceVersion != m.GetResourceVersion() {
-				return nil, false, apierrors.NewConflict(sv.cache.gr, name, fmt.Errorf("Precondition failed: ResourceVersion in precondition: %v, ResourceVersion in object meta: %v", *p.ResourceVersion, m.GetResourceVersion()))
+		if err := s.checkDeletePreconditions(sv, cur, opts.Preconditions); err != nil {
+			return nil, false, err
+		}
+		if res.AdmitDelete != nil {
+			if err := res.AdmitDelete(cur); err != nil {
+				return nil, false, err
 			}
 		}
 		finalizers := deletionFinalizers(m.GetFinalizers(), opts)
@@ -169,18 +166,44 @@ func (s *Server) delete(ctx context.Context, sv *served, namespace, name string,
 	return nil, false, apierrors.NewConflict(sv.cache.gr, name, errors.New(optimisticLockMsg))
 }
 
-// markDeletion records a delete on an object's metadata: the propagation's finalizer, and the
-// deletionTimestamp at the end of the grace period. A shorter grace period may replace a longer
-// one on an object already being deleted.
+// checkDeletePreconditions checks a delete's uid and resourceVersion preconditions with the
+// messages of upstream's rest.BeforeDelete, or as the kind's storage checks them.
+func (s *Server) checkDeletePreconditions(sv *served, obj runtime.Object, p *metav1.Preconditions) error {
+	if p == nil {
+		return nil
+	}
+	if sv.res.CheckPreconditions != nil {
+		return sv.res.CheckPreconditions(obj, p)
+	}
+	m := metaOf(obj)
+	gr := schema.GroupResource{Group: sv.res.GVR.Group, Resource: sv.res.Kind}
+	if p.UID != nil && *p.UID != m.GetUID() {
+		return apierrors.NewConflict(gr, m.GetName(), fmt.Errorf("the UID in the precondition (%s) does not match the UID in record (%s). The object might have been deleted and then recreated", *p.UID, m.GetUID()))
+	}
+	if p.ResourceVersion != nil && *p.ResourceVersion != m.GetResourceVersion() {
+		return apierrors.NewConflict(gr, m.GetName(), fmt.Errorf("the ResourceVersion in the precondition (%s) does not match the ResourceVersion in record (%s). The object might have been modified", *p.ResourceVersion, m.GetResourceVersion()))
+	}
+	return nil
+}
+
+// markDeletion records a delete on an object's metadata as upstream's rest.BeforeDelete does:
+// the propagation's finalizer, and the deletionTimestamp at the end of the grace period (a
+// graceful delete also bumps the generation). On an object already being deleted only a shorter
+// grace period changes anything: the deadline moves earlier by the difference.
 func markDeletion(om metav1.Object, opts *metav1.DeleteOptions, grace int64, graceful bool) {
 	om.SetFinalizers(deletionFinalizers(om.GetFinalizers(), opts))
-	mark := om.GetDeletionTimestamp() == nil
-	if cur := om.GetDeletionGracePeriodSeconds(); !mark && graceful && cur != nil && grace < *cur {
-		mark = true
-	}
-	if mark {
-		at := metav1.NewTime(time.Now().Add(time.Duration(grace) * time.Second))
-		om.SetDeletionTimestamp(&at)
+	at, cur := om.GetDeletionTimestamp(), om.GetDeletionGracePeriodSeconds()
+	switch {
+	case at == nil:
+		deadline := metav1.NewTime(time.Now().Add(time.Duration(grace) * time.Second))
+		om.SetDeletionTimestamp(&deadline)
+		om.SetDeletionGracePeriodSeconds(&grace)
+		if graceful && om.GetGeneration() > 0 {
+			om.SetGeneration(om.GetGeneration() + 1)
+		}
+	case graceful && cur != nil && grace < *cur:
+		deadline := metav1.NewTime(at.Add(time.Duration(grace-*cur) * time.Second))
+		om.SetDeletionTimestamp(&deadline)
 		om.SetDeletionGracePeriodSeconds(&grace)
 	}
 }

@@ -1,52 +1,107 @@
 package apiserver
 
 import (
+	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
-// Query parameters of reads, checked as kube-apiserver's parameter decoding checks them: a
-// value that does not parse is a 400 naming its parameter, never silently read as zero.
+// Query parameters, decoded as kube-apiserver decodes them: the options of writes through the
+// meta/v1 conversions from url.Values registered on the server's scheme, then apimachinery's own
+// validation of them (a value that does not parse is a 400, one that is not allowed a 422 naming
+// it); the parameters of reads checked so that none is silently read as zero.
+
+// optionsVersion is the group-version the scheme registers the meta/v1 options types and
+// their url.Values conversions at.
+var optionsVersion = schema.GroupVersion{Version: "v1"}
+
+// decodeOptions decodes a request's query into opts (a *metav1.CreateOptions and the like).
+func (s *Server) decodeOptions(q url.Values, opts runtime.Object) error {
+	if err := s.params.DecodeParameters(q, optionsVersion, opts); err != nil {
+		return apierrors.NewBadRequest(err.Error())
+	}
+	return nil
+}
+
+// optionsInvalid is the 422 of options that decode but are not allowed, e.g.
+// `CreateOptions.meta.k8s.io "" is invalid: dryRun: Unsupported value: ["Bogus"]`.
+func optionsInvalid(kind string, errs field.ErrorList) error {
+	return apierrors.NewInvalid(schema.GroupKind{Group: metav1.GroupName, Kind: kind}, "", errs)
+}
+
+// writeDryRun decodes and validates the options of a create, update or patch (verb) and
+// reports whether the request is a dry run.
+func (s *Server) writeDryRun(r *http.Request, verb string) (bool, error) {
+	q := r.URL.Query()
+	var dryRun []string
+	var errs field.ErrorList
+	var kind string
+	switch verb {
+	case "create":
+		opts := &metav1.CreateOptions{}
+		if err := s.decodeOptions(q, opts); err != nil {
+			return false, err
+		}
+		kind, dryRun, errs = "CreateOptions", opts.DryRun, metav1validation.ValidateCreateOptions(opts)
+	case "patch":
+		opts := &metav1.PatchOptions{}
+		if err := s.decodeOptions(q, opts); err != nil {
+			return false, err
+		}
+		pt := types.PatchType(strings.TrimSpace(strings.Split(r.Header.Get("Content-Type"), ";")[0]))
+		kind, dryRun, errs = "PatchOptions", opts.DryRun, metav1validation.ValidatePatchOptions(opts, pt)
+	default:
+		opts := &metav1.UpdateOptions{}
+		if err := s.decodeOptions(q, opts); err != nil {
+			return false, err
+		}
+		kind, dryRun, errs = "UpdateOptions", opts.DryRun, metav1validation.ValidateUpdateOptions(opts)
+	}
+	if len(errs) > 0 {
+		return false, optionsInvalid(kind, errs)
+	}
+	return len(dryRun) > 0, nil
+}
 
 // intParams are the integer parameters of list and watch.
 var intParams = []string{"limit", "timeoutSeconds"}
 
-// boolParams are the boolean parameters of list and watch; like upstream they take every form
-// strconv.ParseBool takes ("true", "True", "1", ...).
-var boolParams = []string{"watch", "allowWatchBookmarks", "sendInitialEvents"}
-
-// checkReadParams checks the resourceVersion, integer and boolean parameters of a get, list or
-// watch.
+// checkReadParams checks the resourceVersion and integer parameters of a get, list or watch.
 func checkReadParams(q url.Values) error {
 	if rv := q.Get("resourceVersion"); rv != "" {
 		if _, err := parseResourceVersion(rv); err != nil {
-			return badRequest("invalid value for parameter %q: %q: %v", "resourceVersion", rv, err)
+			return apierrors.NewBadRequest(field.Invalid(field.NewPath("resourceVersion"), rv, err.Error()).Error())
 		}
 	}
 	for _, p := range intParams {
 		if v := q.Get(p); v != "" {
-			if n, err := strconv.ParseInt(v, 10, 64); err != nil || n < 0 {
-				return badRequest("invalid value for parameter %q: %q: must be a non-negative integer", p, v)
+			if _, err := strconv.ParseInt(v, 10, 64); err != nil {
+				return badRequest("invalid value for parameter %q: %v", p, err)
 			}
-		}
-	}
-	for _, p := range boolParams {
-		if _, err := boolParam(q, p); err != nil {
-			return err
 		}
 	}
 	return nil
 }
 
-// boolParam reads a boolean parameter: false when absent, a 400 naming it when it does not parse.
-func boolParam(q url.Values, name string) (bool, error) {
+// boolParam reads a boolean parameter as apimachinery's url.Values conversion does: absent or
+// empty is false, "false" and "0" (in any case) are false, anything else is true.
+func boolParam(q url.Values, name string) bool {
 	vals := q[name]
 	if len(vals) == 0 || vals[0] == "" {
-		return false, nil
+		return false
 	}
-	b, err := strconv.ParseBool(vals[0])
-	if err != nil {
-		return false, badRequest("invalid value for parameter %q: %q: %v", name, vals[0], err)
+	switch strings.ToLower(vals[0]) {
+	case "false", "0":
+		return false
 	}
-	return b, nil
+	return true
 }

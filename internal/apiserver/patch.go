@@ -2,14 +2,18 @@ package apiserver
 
 import (
 	"encoding/json"
+	"errors"
 	"mime"
 	"net/http"
+	"strings"
 
 	jsonpatch "gopkg.in/evanphx/json-patch.v4"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/strategicpatch"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
 // applyPatch applies a patch of the given type to current (JSON of the object at the served
@@ -17,9 +21,13 @@ import (
 func applyPatch(pt types.PatchType, current, patch []byte, schema runtime.Object) ([]byte, error) {
 	switch pt {
 	case types.JSONPatchType:
+		var ops []interface{}
+		if err := json.Unmarshal(patch, &ops); err != nil {
+			return nil, badRequest("error decoding patch: %v", err)
+		}
 		p, err := jsonpatch.DecodePatch(patch)
 		if err != nil {
-			return nil, badRequest("the server rejected our request due to an error in our request: %v", err)
+			return nil, badRequest("%v", err)
 		}
 		out, err := p.Apply(current)
 		if err != nil {
@@ -27,6 +35,10 @@ func applyPatch(pt types.PatchType, current, patch []byte, schema runtime.Object
 		}
 		return out, nil
 	case types.MergePatchType:
+		var p interface{}
+		if err := json.Unmarshal(patch, &p); err != nil {
+			return nil, badRequest("error decoding patch: %v", err)
+		}
 		out, err := jsonpatch.MergePatch(current, patch)
 		if err != nil {
 			return nil, badRequest("%v", err)
@@ -58,8 +70,12 @@ func patchType(r *http.Request) (types.PatchType, error) {
 		return "", apierrors.NewGenericServerResponse(http.StatusUnsupportedMediaType, "patch", schemaGR("", ""), "",
 			"server-side apply is not supported by skiff; use client-side kubectl apply", 0, false)
 	}
-	return "", unsupportedMediaType(mt)
+	return "", apierrors.NewGenericServerResponse(http.StatusUnsupportedMediaType, "", schema.GroupResource{}, "",
+		"the body of the request was in an unknown format - accepted media types include: "+strings.Join(patchTypes, ", "), 0, false)
 }
+
+// patchTypes are the patch content types a PATCH accepts, as upstream lists them.
+var patchTypes = []string{string(types.JSONPatchType), string(types.MergePatchType), string(types.StrategicMergePatchType), string(types.ApplyYAMLPatchType)}
 
 func (s *Server) handlePatch(w http.ResponseWriter, r *http.Request, info requestInfo, sv *served) error {
 	out, err := s.patchObject(w, r, info, sv, modeMain)
@@ -76,7 +92,7 @@ func (s *Server) patchObject(w http.ResponseWriter, r *http.Request, info reques
 	if err != nil {
 		return nil, err
 	}
-	dryRun, err := isDryRun(r)
+	dryRun, err := s.writeDryRun(r, "patch")
 	if err != nil {
 		return nil, err
 	}
@@ -116,6 +132,11 @@ func (s *Server) patchObject(w http.ResponseWriter, r *http.Request, info reques
 		}
 		warned = true
 		obj, err := s.decodeWith(ww, jsonInfo, newJSON, nil, gvk, fv)
+		var de decodeError
+		if errors.As(err, &de) {
+			// a patch that gives a field the wrong type: upstream's 422 at "patch"
+			return nil, apierrors.NewInvalid(schema.GroupKind{}, "", field.ErrorList{field.Invalid(field.NewPath("patch"), string(patch), de.Error())})
+		}
 		if err != nil {
 			return nil, err
 		}

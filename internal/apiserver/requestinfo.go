@@ -82,12 +82,12 @@ func parseRequestInfo(r *http.Request) requestInfo {
 			info.Verb = "watch"
 		case info.Name == "":
 			info.Verb = "list"
-			if w, _ := boolParam(q, "watch"); w {
+			if boolParam(q, "watch") {
 				info.Verb = "watch"
 			}
 		default:
 			info.Verb = "get"
-			if w, _ := boolParam(q, "watch"); w && info.Subresource == "" {
+			if boolParam(q, "watch") && info.Subresource == "" {
 				info.Verb = "watch"
 			}
 		}

@@ -190,7 +190,7 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request, info request
 	}
 	var limit int64
 	if l := q.Get("limit"); l != "" {
-		if limit, err = strconv.ParseInt(l, 10, 64); err != nil || limit < 0 {
+		if limit, err = strconv.ParseInt(l, 10, 64); err != nil {
 			return badRequest("invalid limit %q", l)
 		}
 	}

@@ -62,6 +62,7 @@ type Server struct {
 	scheme   *runtime.Scheme
 	codecs   serializer.CodecFactory
 	proto    runtime.Serializer // storage encoding
+	params   runtime.ParameterCodec
 	version  version.Info
 	caches   *cacheSet
 	served   map[gvr]*served // every group/version/resource served
@@ -121,6 +122,7 @@ func New(cfg Config) (*Server, error) {
 		nameSuffix: func() string { return utilrand.String(5) }}
 	s.scheme, s.codecs = newScheme()
 	s.proto = protobuf.NewSerializer(s.scheme, s.scheme)
+	s.params = runtime.NewParameterCodec(s.scheme)
 	s.version = serverVersion(cfg.Version)
 	s.caches = &cacheSet{store: cfg.Store, byGR: map[string]*resourceCache{}, decode: s.decodeStored}
 	groupIndex := map[string]int{}
@@ -286,9 +288,9 @@ func parseResourceVersion(rv string) (int64, error) {
 	return int64(n), nil
 }
 
-// invalidResourceVersion is upstream's answer to an object whose metadata.resourceVersion does
-// not parse: 422 naming the field.
-func invalidResourceVersion(gk schema.GroupKind, name, rv string) error {
+// invalidResourceVersion answers an object whose metadata.resourceVersion does not parse: a 400
+// naming the field (upstream answers 500 with the same words, a bug it means to fix).
+func invalidResourceVersion(rv string) error {
 	_, err := strconv.ParseUint(rv, 10, 64)
-	return apierrors.NewInvalid(gk, name, field.ErrorList{field.Invalid(field.NewPath("metadata", "resourceVersion"), rv, err.Error())})
+	return apierrors.NewBadRequest(field.Invalid(field.NewPath("metadata", "resourceVersion"), rv, err.Error()).Error())
 }

@@ -98,7 +98,7 @@ func (s *Server) handleScale(w http.ResponseWriter, r *http.Request, info reques
 		}
 		return writeScale(http.StatusOK, obj)
 	case "update", "patch":
-		dryRun, err := isDryRun(r)
+		dryRun, err := s.writeDryRun(r, info.Verb)
 		if err != nil {
 			return err
 		}

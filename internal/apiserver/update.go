@@ -10,6 +10,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/skiff-dev/skiff/internal/registry"
@@ -77,7 +78,7 @@ func (s *Server) guaranteedUpdate(ctx context.Context, sv *served, namespace, na
 		curRV := old.GetResourceVersion()
 		if rv := m.GetResourceVersion(); rv != "" && rv != curRV {
 			if _, err := parseResourceVersion(rv); err != nil {
-				return nil, invalidResourceVersion(gvk.GroupKind(), name, rv)
+				return nil, invalidResourceVersion(rv)
 			}
 			return nil, apierrors.NewConflict(sv.cache.gr, name, errors.New(optimisticLockMsg))
 		}
@@ -85,7 +86,9 @@ func (s *Server) guaranteedUpdate(ctx context.Context, sv *served, namespace, na
 			return nil, apierrors.NewConflict(sv.cache.gr, name, fmt.Errorf("Precondition failed: UID in precondition: %v, UID in object meta: %v", uid, old.GetUID()))
 		}
 		m.SetResourceVersion(curRV)
-		registry.CarryOver(m, old, opts.mode == modeRaw)
+		if opts.mode != modeRaw {
+			registry.CarryOver(m, old)
+		}
 		if err := s.runUpdateStrategy(sv, opts.mode, obj, cur); err != nil {
 			return nil, err
 		}
@@ -175,7 +178,7 @@ func (s *Server) handleUpdate(w http.ResponseWriter, r *http.Request, info reque
 // (modeStatus): the body replaces the stored object under that mode's rules, with the body's
 // resourceVersion as precondition; without one the update retries on conflict.
 func (s *Server) replaceObject(w http.ResponseWriter, r *http.Request, info requestInfo, sv *served, mode updateMode) error {
-	dryRun, err := isDryRun(r)
+	dryRun, err := s.writeDryRun(r, "update")
 	if err != nil {
 		return err
 	}
@@ -191,6 +194,11 @@ func (s *Server) replaceObject(w http.ResponseWriter, r *http.Request, info requ
 		return err
 	}
 	m, _ := meta.Accessor(in)
+	if m.GetResourceVersion() == "" && sv.res.RequireResourceVersion {
+		// upstream's store names the resource here, not the kind
+		gk := schema.GroupKind{Group: sv.res.GVR.Group, Kind: sv.res.GVR.Resource}
+		return invalid(gk, info.Name, field.ErrorList{field.Invalid(field.NewPath("metadata", "resourceVersion"), 0, "must be specified for an update")})
+	}
 	out, err := s.guaranteedUpdate(r.Context(), sv, info.Namespace, info.Name,
 		updateOpts{mode: mode, dryRun: dryRun, retry: m.GetResourceVersion() == ""},
 		func(runtime.Object) (runtime.Object, error) { return in.DeepCopyObject(), nil })

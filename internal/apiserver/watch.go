@@ -57,13 +57,13 @@ func (s *Server) handleWatch(w http.ResponseWriter, r *http.Request, info reques
 	}
 	rv := q.Get("resourceVersion")
 	sendInitial := rv == "" || rv == "0"
-	initialEnd, _ := boolParam(q, "sendInitialEvents")
+	initialEnd := boolParam(q, "sendInitialEvents")
 	if initialEnd {
 		sendInitial = true
 	} else if q.Get("sendInitialEvents") != "" && rv != "" {
 		sendInitial = false
 	}
-	bookmarks, _ := boolParam(q, "allowWatchBookmarks")
+	bookmarks := boolParam(q, "allowWatchBookmarks")
 	var fromRev int64
 	if !sendInitial || (rv != "" && rv != "0") {
 		n, err := strconv.ParseInt(rv, 10, 64)
