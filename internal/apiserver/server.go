@@ -78,8 +78,9 @@ type Server struct {
 	// nameSuffix makes the random part of a name generated from generateName.
 	nameSuffix func() string
 
-	allocMu sync.Mutex // serializes ClusterIP and NodePort allocation
-	quotaMu sync.Mutex // serializes quota admission with the create it admits
+	allocMu  sync.Mutex // serializes ClusterIP and NodePort allocation
+	quotaMu  sync.Mutex // serializes quota admission with the create it admits
+	keyLocks keyLocks   // serializes the server's read-modify-writes of one key
 }
 
 type gvr struct{ group, version, resource string }

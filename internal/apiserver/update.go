@@ -52,6 +52,7 @@ func (s *Server) guaranteedUpdate(ctx context.Context, sv *served, namespace, na
 		s.allocMu.Lock()
 		defer s.allocMu.Unlock()
 	}
+	defer s.keyLocks.lock(sv.cache.key(namespace, name))()
 	for attempt := 0; ; attempt++ {
 		cur, curData, err := s.getCurrentStored(ctx, sv, namespace, name)
 		if err != nil {
