@@ -22,6 +22,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 
 	"github.com/skiff-dev/skiff/internal/apiserver"
 	"github.com/skiff-dev/skiff/internal/storage/bolt"
@@ -34,6 +35,7 @@ const semanticsToken = "semantics-token"
 type apiServer struct {
 	handler http.Handler
 	client  kubernetes.Interface
+	config  *rest.Config // the loopback config client is made from
 }
 
 func startServer(t *testing.T) *apiServer {
@@ -63,7 +65,7 @@ func startServer(t *testing.T) *apiServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &apiServer{handler: srv.Handler(), client: client}
+	return &apiServer{handler: srv.Handler(), client: client, config: srv.LoopbackConfig()}
 }
 
 // reply is one recorded answer.

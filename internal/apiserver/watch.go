@@ -135,7 +135,7 @@ func (s *Server) handleWatch(w http.ResponseWriter, r *http.Request, info reques
 	encodeEvent := func(typ watch.EventType, obj runtime.Object) ([]byte, error) {
 		var out runtime.Object
 		if typ == watch.Bookmark {
-			out = obj
+			out = bookmarkAs(choice, obj)
 		} else {
 			var err error
 			c := choice
@@ -303,6 +303,21 @@ func (s *Server) bookmarkObject(sv *served, rev int64, initialEventsEnd bool) ru
 	m.SetResourceVersion(strconv.FormatInt(rev, 10))
 	if initialEventsEnd {
 		m.SetAnnotations(map[string]string{metav1.InitialEventsAnnotationKey: "true"})
+	}
+	return obj
+}
+
+// bookmarkAs is a bookmark in the form the watcher asked for, as upstream transforms every
+// event: PartialObjectMetadata for a metadata watch (whose client decodes nothing else), an empty
+// Table for a Table watch, the kind itself otherwise.
+func bookmarkAs(c mediaChoice, obj runtime.Object) runtime.Object {
+	switch c.output {
+	case outputPartialMetadata:
+		return partialObject(obj, c.metaGV)
+	case outputTable:
+		t := &metav1.Table{ListMeta: metav1.ListMeta{ResourceVersion: metaOf(obj).GetResourceVersion()}}
+		t.TypeMeta = metav1.TypeMeta{APIVersion: "meta.k8s.io/" + c.tableGV, Kind: "Table"}
+		return t
 	}
 	return obj
 }
