@@ -30,6 +30,10 @@ func All() []*Resource {
 		controllerRevisionKind().Resource(),
 		endpointSliceKind().Resource(),
 		leaseKind().Resource(),
+		selfSubjectReviewKind().Resource(),
+		selfSubjectAccessReviewKind().Resource(),
+		selfSubjectRulesReviewKind().Resource(),
+		subjectAccessReviewKind().Resource(),
 	}
 }
 

@@ -44,6 +44,15 @@ type Kind[T object] struct {
 	Actions map[string]Action
 	// Proxy returns the host:port that the proxy subresource of obj forwards to.
 	Proxy func(obj T, port string, get Getter) (string, error)
+	// Review, for kinds that answer a question instead of being stored (access and identity
+	// reviews), fills the created object's status for the requesting user; nothing is stored.
+	Review func(obj T, user UserInfo) error
+}
+
+// UserInfo is who a request was authenticated as.
+type UserInfo struct {
+	Name   string
+	Groups []string
 }
 
 // Strategy is a kind's part of the write pipeline, as upstream's RESTCreateStrategy and
@@ -177,6 +186,9 @@ func (k Kind[T]) Resource() *Resource {
 	}
 	k.Delete.attach(r)
 	k.Admit.attach(r)
+	if rv := k.Review; rv != nil {
+		r.Review = func(obj runtime.Object, user UserInfo) error { return rv(obj.(T), user) }
+	}
 	if p := k.Proxy; p != nil {
 		r.ProxyTarget = func(obj runtime.Object, port string, get Getter) (string, error) {
 			return p(obj.(T), port, get)

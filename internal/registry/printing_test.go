@@ -29,6 +29,9 @@ func checkCells(t *testing.T, got, want []interface{}) {
 
 func TestEveryServedResourceHasItsOwnPrinter(t *testing.T) {
 	for _, r := range All() {
+		if r.Review != nil {
+			continue // reviews are only created, never listed
+		}
 		t.Run(r.GVR.String(), func(t *testing.T) {
 			if r.Row == nil || len(r.Columns) == 0 {
 				t.Fatalf("no printer attached")

@@ -95,6 +95,8 @@ type Resource struct {
 
 	// Actions are subresources that change the stored object from a request body.
 	Actions map[string]Action
+	// Review answers a create without storing anything (see Kind.Review).
+	Review func(obj runtime.Object, user UserInfo) error
 	// ProxyTarget returns the host:port the proxy subresource forwards to.
 	ProxyTarget func(obj runtime.Object, port string, get Getter) (string, error)
 }
