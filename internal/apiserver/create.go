@@ -60,11 +60,32 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request, info reque
 	if obj, err = toStorage(sv, obj); err != nil {
 		return err
 	}
+	if sv.res.Review != nil {
+		return s.review(w, r, sv, obj)
+	}
 	created, err := s.create(r.Context(), sv, info.Namespace, obj, dryRun)
 	if err != nil {
 		return err
 	}
 	return s.writeObject(w, r, http.StatusCreated, sv, created)
+}
+
+// review answers the create of a review kind: the object's status says what the server thinks
+// of the requesting user; nothing is stored.
+func (s *Server) review(w http.ResponseWriter, r *http.Request, sv *served, obj runtime.Object) error {
+	res := sv.res
+	if res.Default != nil {
+		res.Default(obj)
+	}
+	if res.Validate != nil {
+		if errs := res.Validate(obj); len(errs) > 0 {
+			return invalid(res.GVR.GroupVersion().WithKind(res.Kind).GroupKind(), "", errs)
+		}
+	}
+	if err := res.Review(obj, userOf(r.Context())); err != nil {
+		return err
+	}
+	return s.writeObject(w, r, http.StatusCreated, sv, obj)
 }
 
 // create is the create pipeline for obj (at the storage version): namespace lifecycle, system

@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
+	"github.com/skiff-dev/skiff/internal/registry"
 )
 
 type ctxKey int
@@ -113,3 +115,10 @@ func randomToken() string {
 
 func goVersion() string { return goruntime.Version() }
 func platform() string  { return goruntime.GOOS + "/" + goruntime.GOARCH }
+
+// userOf is who the request in ctx was authenticated as. skiff has users but no groups of its
+// own; every authenticated user is in system:authenticated, as upstream.
+func userOf(ctx context.Context) registry.UserInfo {
+	name, _ := ctx.Value(userKey).(string)
+	return registry.UserInfo{Name: name, Groups: []string{"system:authenticated"}}
+}

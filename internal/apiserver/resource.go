@@ -1,6 +1,7 @@
 package apiserver
 
 import (
+	"slices"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -34,6 +35,10 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request, info requ
 	}
 	if info.Subresource != "" {
 		s.serveSubresource(w, r, info, sv)
+		return
+	}
+	if !slices.Contains(sv.res.Verbs, info.Verb) {
+		s.writeError(w, r, apierrors.NewMethodNotSupported(sv.cache.gr, info.Verb))
 		return
 	}
 	var err error
