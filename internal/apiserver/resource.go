@@ -1,12 +1,12 @@
 package apiserver
 
 import (
-	"slices"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
