@@ -41,23 +41,33 @@ func toStorage(sv *served, obj runtime.Object) (runtime.Object, error) {
 	return out, nil
 }
 
+// decodeWrite reads a create's or update's (verb) options and body: the object, converted to the
+// storage version, and whether this is a dry run.
+func (s *Server) decodeWrite(w http.ResponseWriter, r *http.Request, sv *served, verb string) (runtime.Object, bool, error) {
+	dryRun, err := s.writeDryRun(r, verb)
+	if err != nil {
+		return nil, false, err
+	}
+	body, err := readBody(r)
+	if err != nil {
+		return nil, false, err
+	}
+	obj, err := s.decodeInto(w, r, body, nil, sv.gv.WithKind(sv.res.Kind))
+	if err != nil {
+		return nil, false, err
+	}
+	if obj, err = toStorage(sv, obj); err != nil {
+		return nil, false, err
+	}
+	return obj, dryRun, nil
+}
+
 func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request, info requestInfo, sv *served) error {
 	if info.Name != "" {
 		return apierrors.NewMethodNotSupported(sv.cache.gr, "POST")
 	}
-	dryRun, err := s.writeDryRun(r, "create")
+	obj, dryRun, err := s.decodeWrite(w, r, sv, "create")
 	if err != nil {
-		return err
-	}
-	body, err := readBody(r)
-	if err != nil {
-		return err
-	}
-	obj, err := s.decodeInto(w, r, body, nil, sv.gv.WithKind(sv.res.Kind))
-	if err != nil {
-		return err
-	}
-	if obj, err = toStorage(sv, obj); err != nil {
 		return err
 	}
 	if sv.res.Review != nil {

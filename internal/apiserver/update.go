@@ -179,19 +179,8 @@ func (s *Server) handleUpdate(w http.ResponseWriter, r *http.Request, info reque
 // (modeStatus): the body replaces the stored object under that mode's rules, with the body's
 // resourceVersion as precondition; without one the update retries on conflict.
 func (s *Server) replaceObject(w http.ResponseWriter, r *http.Request, info requestInfo, sv *served, mode updateMode) error {
-	dryRun, err := s.writeDryRun(r, "update")
+	in, dryRun, err := s.decodeWrite(w, r, sv, "update")
 	if err != nil {
-		return err
-	}
-	body, err := readBody(r)
-	if err != nil {
-		return err
-	}
-	in, err := s.decodeInto(w, r, body, nil, sv.gv.WithKind(sv.res.Kind))
-	if err != nil {
-		return err
-	}
-	if in, err = toStorage(sv, in); err != nil {
 		return err
 	}
 	m, _ := meta.Accessor(in)
