@@ -16,6 +16,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/clock"
 
 	"github.com/skiff-dev/skiff/internal/agent/images"
 	"github.com/skiff-dev/skiff/internal/agent/probe"
@@ -46,9 +47,10 @@ type podWorker struct {
 	ctrs        map[string]*ctrRecord
 	podIP       string
 	startTime   time.Time
-	terminating bool // the pod is being deleted; no more starts
-	deleted     bool // stopped and deleted from the API
-	timer       *time.Timer
+	terminating bool        // the pod is being deleted; no more starts
+	deleted     bool        // stopped and deleted from the API
+	timer       clock.Timer // the pending wake-up, due at wakeAt
+	wakeAt      time.Time
 	probes      sync.WaitGroup
 }
 
@@ -132,12 +134,20 @@ func (w *podWorker) kick() {
 	}
 }
 
-// wakeAfter schedules a sync after d (the earliest one wins).
+// wakeAfter schedules a sync after d on the agent's clock. The earliest wake-up wins: a request
+// due after one still pending is dropped (the earlier sync asks again for what is still due
+// then), and an earlier one replaces it. A wake-up already due is left to fire.
 func (w *podWorker) wakeAfter(d time.Duration) {
-	if w.timer != nil {
+	now := w.a.clock.Now()
+	at := now.Add(d)
+	if w.timer != nil && w.wakeAt.After(now) {
+		if !at.Before(w.wakeAt) {
+			return
+		}
 		w.timer.Stop()
 	}
-	w.timer = time.AfterFunc(d, w.kick)
+	w.wakeAt = at
+	w.timer = w.a.clock.AfterFunc(d, w.kick)
 }
 
 // run syncs the pod until it is gone or ctx ends; at shutdown it stops its containers quickly.
