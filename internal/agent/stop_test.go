@@ -31,6 +31,9 @@ func markDeleted(h *harness, pod *corev1.Pod, grace *int64) {
 }
 
 func TestWorkerTerminatesADeletedPod(t *testing.T) {
+	sleep := func(s int64) *corev1.LifecycleHandler {
+		return &corev1.LifecycleHandler{Sleep: &corev1.SleepAction{Seconds: s}}
+	}
 	exec := &corev1.LifecycleHandler{Exec: &corev1.ExecAction{Command: []string{"pre-stop"}}}
 	tests := []struct {
 		name          string
@@ -51,6 +54,7 @@ func TestWorkerTerminatesADeletedPod(t *testing.T) {
 			hookTakes: 29 * time.Second, wantGrace: 2 * time.Second, wantHookRuns: 1},
 		{name: "a failed preStop hook is reported and the container stopped all the same", preStop: exec, hookFails: true,
 			wantGrace: 30 * time.Second, wantEvent: "Warning FailedPreStopHook PreStopHook failed: ", wantHookRuns: 1},
+		{name: "a sleep hook waits on the agent's clock", preStop: sleep(5), sleepFor: 5 * time.Second, wantGrace: 25 * time.Second},
 		{name: "a zero grace period skips the preStop hook", deletionGrace: int64p(0), preStop: exec, wantGrace: 0},
 	}
 	for _, tt := range tests {

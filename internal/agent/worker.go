@@ -582,10 +582,10 @@ func (w *podWorker) runHook(ctx context.Context, pod *corev1.Pod, c *corev1.Cont
 	p := &corev1.Probe{ProbeHandler: corev1.ProbeHandler{Exec: h.Exec, HTTPGet: h.HTTPGet, TCPSocket: h.TCPSocket},
 		TimeoutSeconds: int32(timeout / time.Second)}
 	if h.Sleep != nil {
-		t := time.NewTimer(time.Duration(h.Sleep.Seconds) * time.Second)
+		t := w.a.clock.NewTimer(time.Duration(h.Sleep.Seconds) * time.Second)
 		defer t.Stop()
 		select {
-		case <-t.C:
+		case <-t.C():
 		case <-ctx.Done():
 		}
 		return "", true
