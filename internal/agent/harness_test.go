@@ -134,6 +134,18 @@ func (h *harness) pod(pod *corev1.Pod) *corev1.Pod {
 	return p
 }
 
+// worker returns pod's worker, failing the test when it has none.
+func (h *harness) worker(pod *corev1.Pod) *podWorker {
+	h.t.Helper()
+	h.a.mu.Lock()
+	defer h.a.mu.Unlock()
+	w := h.a.workers[pod.UID]
+	if w == nil {
+		h.t.Fatalf("no worker for pod %s", pod.Name)
+	}
+	return w
+}
+
 // container returns the status the API has for pod's container name.
 func (h *harness) container(pod *corev1.Pod, name string) corev1.ContainerStatus {
 	h.t.Helper()

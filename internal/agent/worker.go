@@ -58,12 +58,19 @@ type ctrRecord struct {
 	last         *corev1.ContainerStateTerminated // how the previous instance ended
 	pullFailedAt time.Time
 	stopProbes   context.CancelFunc
-	logPath      string
 
 	// Written by probe workers under podWorker.mu.
 	ready, started                 bool
 	livenessFailed, startupFailed  bool
 	hasReadiness, hasStartupProbes bool
+}
+
+// nextRestartCount is the restart count of the container's next instance.
+func (r *ctrRecord) nextRestartCount() int32 {
+	if r.hasRun {
+		return r.restartCount + 1
+	}
+	return r.restartCount
 }
 
 func newPodWorker(a *Agent, pod *corev1.Pod) *podWorker {
