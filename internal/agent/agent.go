@@ -70,14 +70,16 @@ type Options struct {
 	// (KUBIA_SERVICE_HOST, ...), as the kubelet does when enableServiceLinks is true.
 	Services func() []*corev1.Service
 
-	Clock          clock.WithTicker // default: the real clock
-	StatusLinger   time.Duration    // how long a status change waits to be batched (default 20ms)
-	StatusWorkers  int              // parallel status writers (default 5)
-	ShutdownGrace  time.Duration    // grace for containers when the agent stops (default 2s)
-	LeaseDuration  time.Duration    // default 40s
-	RenewInterval  time.Duration    // lease renewal (default 10s)
-	StatusInterval time.Duration    // node status check (default 10s)
-	ReportInterval time.Duration    // node status write when nothing changed (default 1m)
+	// Clock drives the agent's timers, probes and back-off (default: the real clock).
+	Clock clock.WithTickerAndDelayedExecution
+
+	StatusLinger   time.Duration // how long a status change waits to be batched (default 20ms)
+	StatusWorkers  int           // parallel status writers (default 5)
+	ShutdownGrace  time.Duration // grace for containers when the agent stops (default 2s)
+	LeaseDuration  time.Duration // default 40s
+	RenewInterval  time.Duration // lease renewal (default 10s)
+	StatusInterval time.Duration // node status check (default 10s)
+	ReportInterval time.Duration // node status write when nothing changed (default 1m)
 }
 
 // Agent is a node agent. Create it with New and call Run.
@@ -85,7 +87,7 @@ type Agent struct {
 	client  kubernetes.Interface
 	log     *slog.Logger
 	opts    Options
-	clock   clock.WithTicker
+	clock   clock.WithTickerAndDelayedExecution
 	runtime Runtime
 	backoff *backoff
 	status  *statusManager

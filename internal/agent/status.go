@@ -209,3 +209,51 @@ func truncTime(t time.Time) metav1.Time {
 	}
 	return metav1.NewTime(t.Truncate(time.Second))
 }
+
+// publish computes the pod's status and hands it to the status manager.
+func (w *podWorker) publish(pod *corev1.Pod) {
+	v := podView{hostIP: w.a.opts.NodeIP.String(), podIP: w.podIP, startTime: w.startTime, terminating: w.terminating}
+	w.mu.Lock()
+	for _, c := range pod.Spec.Containers {
+		r := w.ctrs[c.Name]
+		cs := corev1.ContainerStatus{Name: c.Name, Image: c.Image}
+		if r == nil {
+			cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: reasonContainerCreating}
+			f := false
+			cs.Started = &f
+			v.containers = append(v.containers, cs)
+			continue
+		}
+		cs.RestartCount = r.restartCount
+		cs.ImageID = r.imageID
+		if r.specImage != "" {
+			cs.Image = r.specImage
+		}
+		if r.id != "" {
+			cs.ContainerID = "skiff://" + r.id
+		}
+		started := r.running && r.started
+		cs.Started = &started
+		cs.Ready = r.running && r.started && r.ready
+		switch {
+		case r.running:
+			cs.State.Running = &corev1.ContainerStateRunning{StartedAt: truncTime(r.startedAt)}
+			cs.LastTerminationState.Terminated = r.last
+		case r.waiting != nil:
+			cs.State.Waiting = r.waiting
+			if r.term != nil {
+				cs.LastTerminationState.Terminated = r.term
+			} else {
+				cs.LastTerminationState.Terminated = r.last
+			}
+		case r.term != nil:
+			cs.State.Terminated = r.term
+			cs.LastTerminationState.Terminated = r.last
+		default:
+			cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: reasonContainerCreating}
+		}
+		v.containers = append(v.containers, cs)
+	}
+	w.mu.Unlock()
+	w.a.status.Set(pod, computeStatus(pod, v, w.a.clock.Now()))
+}

@@ -31,18 +31,34 @@ func startNode(t testing.TB, client *fake.Clientset, opts Options) {
 	})
 }
 
-func eventually(t testing.TB, timeout time.Duration, cond func() (bool, string)) {
+// eventually waits until cond holds, failing the test after timeout. The fake clientset's state
+// only changes by a write, so cond is checked again after every write it records.
+func eventually(t testing.TB, client *fake.Clientset, timeout time.Duration, cond func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
+	written := make(chan struct{}, 1)
+	client.PrependReactor("*", "*", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		switch a.GetVerb() {
+		case "create", "update", "patch", "delete":
+			// Reactors run under the clientset's lock: cond's reads wait for this write.
+			select {
+			case written <- struct{}{}:
+			default:
+			}
+		}
+		return false, nil, nil
+	})
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
 	for {
 		ok, why := cond()
 		if ok {
 			return
 		}
-		if time.Now().After(deadline) {
+		select {
+		case <-written:
+		case <-deadline.C:
 			t.Fatalf("timed out after %v: %s", timeout, why)
 		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -75,7 +91,7 @@ func TestNodeRegistersReadyAndRenewsLease(t *testing.T) {
 	ctx := context.Background()
 
 	var node *v1.Node
-	eventually(t, 5*time.Second, func() (bool, string) {
+	eventually(t, client, 5*time.Second, func() (bool, string) {
 		var err error
 		node, err = client.CoreV1().Nodes().Get(ctx, "fake-1", metav1.GetOptions{})
 		return err == nil && len(node.Status.Conditions) == 4, fmt.Sprintf("node: %v", err)
@@ -98,7 +114,7 @@ func TestNodeRegistersReadyAndRenewsLease(t *testing.T) {
 	}
 
 	var first time.Time
-	eventually(t, 5*time.Second, func() (bool, string) {
+	eventually(t, client, 5*time.Second, func() (bool, string) {
 		lease, err := client.CoordinationV1().Leases(LeaseNamespace).Get(ctx, "fake-1", metav1.GetOptions{})
 		if err != nil {
 			return false, err.Error()
@@ -126,7 +142,7 @@ func TestNodeRunsBoundPods(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	eventually(t, 5*time.Second, func() (bool, string) {
+	eventually(t, client, 5*time.Second, func() (bool, string) {
 		pod := getPod(t, client, "web")
 		return isRunning(pod), fmt.Sprintf("status %+v", pod.Status)
 	})
@@ -150,7 +166,7 @@ func TestNodeWaitsReadyDelay(t *testing.T) {
 	if _, err := client.CoreV1().Pods("default").Create(context.Background(), boundPod("slow", "fake-1"), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, func() (bool, string) {
+	eventually(t, client, 5*time.Second, func() (bool, string) {
 		return isRunning(getPod(t, client, "slow")), "not running"
 	})
 	if elapsed := time.Since(created); elapsed < delay {
@@ -163,7 +179,7 @@ func TestNodeDeletesTerminatingPods(t *testing.T) {
 	client := fake.NewClientset(pod)
 	startNode(t, client, Options{Name: "fake-1"})
 	ctx := context.Background()
-	eventually(t, 5*time.Second, func() (bool, string) { return isRunning(getPod(t, client, "doomed")), "not running" })
+	eventually(t, client, 5*time.Second, func() (bool, string) { return isRunning(getPod(t, client, "doomed")), "not running" })
 
 	// The API server marks a graceful delete with deletionTimestamp.
 	p := getPod(t, client, "doomed")
@@ -171,7 +187,7 @@ func TestNodeDeletesTerminatingPods(t *testing.T) {
 	if _, err := client.CoreV1().Pods("default").Update(ctx, p, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, func() (bool, string) {
+	eventually(t, client, 5*time.Second, func() (bool, string) {
 		_, err := client.CoreV1().Pods("default").Get(ctx, "doomed", metav1.GetOptions{})
 		return err != nil, "pod still there"
 	})
@@ -190,8 +206,9 @@ func TestNodeDeletesTerminatingPods(t *testing.T) {
 
 // BenchmarkThousandPodsReady measures how long 1,000 pods bound to one fake
 // node take to become Running. It counts status writes rather than listing
-// pods, so the polling does not compete for the fake clientset's lock; most
-// of the time measured is still the fake's own per-write cost.
+// pods, so the check after each write does not compete for the fake
+// clientset's lock; most of the time measured is still the fake's own
+// per-write cost.
 func BenchmarkThousandPodsReady(b *testing.B) {
 	for b.Loop() {
 		b.StopTimer()
@@ -209,7 +226,7 @@ func BenchmarkThousandPodsReady(b *testing.B) {
 		})
 		b.StartTimer()
 		startNode(b, client, Options{Name: "fake-1"})
-		eventually(b, 60*time.Second, func() (bool, string) {
+		eventually(b, client, 60*time.Second, func() (bool, string) {
 			return written.Load() >= 1000, fmt.Sprintf("%d of 1000 running", written.Load())
 		})
 	}

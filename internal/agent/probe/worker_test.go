@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -48,70 +49,71 @@ func TestTrackerThresholds(t *testing.T) {
 }
 
 // TestWorkerSchedule checks initialDelaySeconds, periodSeconds and that a liveness worker stops
-// after reporting failure, on a fake clock.
+// after reporting failure, on a fake clock; synctest.Wait tells when the worker waits on it.
 func TestWorkerSchedule(t *testing.T) {
-	start := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
-	clk := clocktesting.NewFakeClock(start)
-	var mu sync.Mutex
-	var probedAt []time.Duration
-	var failures []string
-	results := make(chan Result, 10)
-	w := &Worker{
-		Kind:      Liveness,
-		Probe:     &corev1.Probe{InitialDelaySeconds: 15, PeriodSeconds: 5, FailureThreshold: 2, SuccessThreshold: 1},
-		StartedAt: start,
-		Clock:     clk,
-		Check: func(context.Context) (Result, string) {
-			mu.Lock()
-			defer mu.Unlock()
-			probedAt = append(probedAt, clk.Since(start))
-			return Failure, "HTTP probe failed with statuscode: 500"
-		},
-		OnResult:  func(r Result) { results <- r },
-		OnFailure: func(m string) { mu.Lock(); failures = append(failures, m); mu.Unlock() },
-	}
-	done := make(chan struct{})
-	go func() { w.Run(context.Background()); close(done) }()
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+		clk := clocktesting.NewFakeClock(start)
+		var mu sync.Mutex
+		var probedAt []time.Duration
+		var failures []string
+		results := make(chan Result, 10)
+		w := &Worker{
+			Kind:      Liveness,
+			Probe:     &corev1.Probe{InitialDelaySeconds: 15, PeriodSeconds: 5, FailureThreshold: 2, SuccessThreshold: 1},
+			StartedAt: start,
+			Clock:     clk,
+			Check: func(context.Context) (Result, string) {
+				mu.Lock()
+				defer mu.Unlock()
+				probedAt = append(probedAt, clk.Since(start))
+				return Failure, "HTTP probe failed with statuscode: 500"
+			},
+			OnResult:  func(r Result) { results <- r },
+			OnFailure: func(m string) { mu.Lock(); failures = append(failures, m); mu.Unlock() },
+		}
+		done := make(chan struct{})
+		go func() { w.Run(context.Background()); close(done) }()
 
-	step := func(d time.Duration) {
-		t.Helper()
-		deadline := time.Now().Add(5 * time.Second)
-		for !clk.HasWaiters() {
-			if time.Now().After(deadline) {
+		step := func(d time.Duration) {
+			t.Helper()
+			synctest.Wait()
+			if !clk.HasWaiters() {
 				t.Fatal("worker never waited on the clock")
 			}
-			time.Sleep(time.Millisecond)
+			clk.Step(d)
 		}
-		clk.Step(d)
-	}
-	step(14 * time.Second) // not yet
-	mu.Lock()
-	if len(probedAt) != 0 {
-		t.Fatalf("probed before initialDelaySeconds: %v", probedAt)
-	}
-	mu.Unlock()
-	step(time.Second) // 15s: first probe
-	step(5 * time.Second)
-	select {
-	case r := <-results:
-		if r != Failure {
-			t.Fatalf("result %v, want failure", r)
+		step(14 * time.Second) // not yet
+		synctest.Wait()
+		mu.Lock()
+		if len(probedAt) != 0 {
+			t.Fatalf("probed before initialDelaySeconds: %v", probedAt)
 		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("no failure reported after two failed probes")
-	}
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		t.Fatal("liveness worker kept running after reporting failure")
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	want := []time.Duration{15 * time.Second, 20 * time.Second}
-	if len(probedAt) != len(want) || probedAt[0] != want[0] || probedAt[1] != want[1] {
-		t.Errorf("probed at %v, want %v", probedAt, want)
-	}
-	if len(failures) != 2 {
-		t.Errorf("%d failure callbacks, want 2 (one per failed probe)", len(failures))
-	}
+		mu.Unlock()
+		step(time.Second) // 15s: first probe
+		step(5 * time.Second)
+		synctest.Wait()
+		select {
+		case r := <-results:
+			if r != Failure {
+				t.Fatalf("result %v, want failure", r)
+			}
+		default:
+			t.Fatal("no failure reported after two failed probes")
+		}
+		select {
+		case <-done:
+		default:
+			t.Fatal("liveness worker kept running after reporting failure")
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		want := []time.Duration{15 * time.Second, 20 * time.Second}
+		if len(probedAt) != len(want) || probedAt[0] != want[0] || probedAt[1] != want[1] {
+			t.Errorf("probed at %v, want %v", probedAt, want)
+		}
+		if len(failures) != 2 {
+			t.Errorf("%d failure callbacks, want 2 (one per failed probe)", len(failures))
+		}
+	})
 }

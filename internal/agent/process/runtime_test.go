@@ -25,18 +25,61 @@ func newRuntime(t *testing.T) *Runtime {
 	return r
 }
 
-func waitExit(t *testing.T, r *Runtime, id string) State {
+// finalState returns the state of a container that has exited: after its OnExit call, or once
+// Stop has returned, it must be final.
+func finalState(t *testing.T, r *Runtime, id string) State {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		st, ok := r.State(id)
-		if ok && !st.Running {
-			return st
+	st, ok := r.State(id)
+	if !ok || st.Running {
+		t.Fatalf("container %s: state %+v (known: %v), want exited", id, st, ok)
+	}
+	return st
+}
+
+// waitForLog follows the container's log until a line reads want.
+func waitForLog(t *testing.T, r *Runtime, id, path, want string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	lw := &lineWaiter{want: want + "\n", found: cancel}
+	if err := logs.Read(ctx, path, logs.Options{Tail: -1}, lw, r.LogWriter(id)); err != nil {
+		t.Fatal(err)
+	}
+	if !lw.seen {
+		t.Fatalf("log %s never read %q (got %q)", path, want, lw.buf.String())
+	}
+}
+
+// lineWaiter collects what it is written and calls found once it has a line want.
+type lineWaiter struct {
+	want  string
+	found func()
+	buf   strings.Builder
+	seen  bool
+}
+
+func (w *lineWaiter) Write(p []byte) (int, error) {
+	w.buf.Write(p)
+	if !w.seen && strings.Contains(w.buf.String(), w.want) {
+		w.seen = true
+		w.found()
+	}
+	return len(p), nil
+}
+
+// eventually waits until cond holds, checking it every 10ms, and fails the test after timeout.
+func eventually(t *testing.T, timeout time.Duration, cond func() bool, what string) {
+	t.Helper()
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		select {
+		case <-deadline.C:
+			t.Fatalf("still %s after %v", what, timeout)
+		case <-tick.C:
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("container %s did not exit", id)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -56,7 +99,7 @@ func TestStartLogsAndExit(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("OnExit not called")
 	}
-	st := waitExit(t, r, id)
+	st := finalState(t, r, id)
 	if st.ExitCode != 3 || st.Reason != "Error" {
 		t.Errorf("state %+v, want exit 3, Error", st)
 	}
@@ -88,33 +131,29 @@ func TestStopGraceThenKill(t *testing.T) {
 		script     string
 		wantSignal syscall.Signal
 	}{
-		{"exits on SIGTERM", "sleep 100 & wait", syscall.SIGTERM},
-		{"ignores SIGTERM, gets SIGKILL", "trap '' TERM; while true; do sleep 0.05; done", syscall.SIGKILL},
+		{"exits on SIGTERM", "sleep 100 & echo ready; wait", syscall.SIGTERM},
+		{"ignores SIGTERM, gets SIGKILL", "trap '' TERM; echo ready; while true; do sleep 0.05; done", syscall.SIGKILL},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			logPath := filepath.Join(dir, tt.name[:4]+string(rune('a'+i))+".log")
 			id, err := r.Start(context.Background(), Spec{Argv: []string{"sh", "-c", tt.script}, Env: []string{"PATH=" + os.Getenv("PATH")},
-				Dir: dir, LogPath: filepath.Join(dir, tt.name[:4]+string(rune('a'+i))+".log")})
+				Dir: dir, LogPath: logPath})
 			if err != nil {
 				t.Fatal(err)
 			}
 			st, _ := r.State(id)
 			pgid := st.PID
-			time.Sleep(100 * time.Millisecond) // let sh install its trap
+			waitForLog(t, r, id, logPath, "ready") // sh has set up its trap and its child
 			if err := r.Stop(context.Background(), id, 300*time.Millisecond); err != nil {
 				t.Fatal(err)
 			}
-			st = waitExit(t, r, id)
+			st = finalState(t, r, id)
 			if st.Signal != tt.wantSignal {
 				t.Errorf("ended by %v (exit %d), want %v", st.Signal, st.ExitCode, tt.wantSignal)
 			}
-			deadline := time.Now().Add(5 * time.Second)
-			for groupAlive(pgid) {
-				if time.Now().After(deadline) {
-					t.Fatalf("process group %d still has live members", pgid)
-				}
-				time.Sleep(10 * time.Millisecond)
-			}
+			eventually(t, 5*time.Second, func() bool { return !groupAlive(pgid) },
+				fmt.Sprintf("live members in process group %d", pgid))
 		})
 	}
 }

@@ -1,0 +1,216 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/skiff-dev/skiff/internal/agent/images"
+	"github.com/skiff-dev/skiff/internal/agent/process"
+)
+
+// startContainer starts a new instance of c, one step after another. A step that cannot go on
+// leaves c waiting with the kubelet's reason and schedules its own retry.
+func (w *podWorker) startContainer(ctx context.Context, pod *corev1.Pod, c *corev1.Container, r *ctrRecord, key string) {
+	img, ok := w.pullImage(pod, c, r, key+"/pull")
+	if !ok {
+		return
+	}
+	env, ok := w.buildEnv(ctx, pod, c, r, img, key+"/config")
+	if !ok {
+		return
+	}
+	spec := process.Spec{
+		Argv:    commandLine(c, img, envLookup(env)),
+		Env:     env,
+		Dir:     w.workingDir(pod, c, img),
+		LogPath: w.newLogFile(pod, c.Name, r.nextRestartCount()),
+		OnExit:  w.kick,
+	}
+	if !w.launch(ctx, pod, c, r, img, spec) {
+		return
+	}
+	w.startProbes(pod, c, r)
+	w.postStart(ctx, pod, c, r)
+}
+
+// pullImage resolves c's image in the image store. While the back-off of an earlier failure
+// lasts (ImagePullBackOff), or when the image cannot be resolved (ErrImagePull), it leaves c
+// waiting, schedules a retry and reports false.
+func (w *podWorker) pullImage(pod *corev1.Pod, c *corev1.Container, r *ctrRecord, backoffKey string) (*images.Image, bool) {
+	if !r.pullFailedAt.IsZero() {
+		if in, left := w.a.backoff.InBackoffSince(backoffKey, r.pullFailedAt); in {
+			r.waiting = &corev1.ContainerStateWaiting{Reason: reasonImagePullBackOff,
+				Message: fmt.Sprintf("Back-off pulling image %q: %s", c.Image, pullMessage(c.Image))}
+			w.a.event(pod, c.Name, corev1.EventTypeNormal, "BackOff", "Back-off pulling image %q", c.Image)
+			w.wakeAfter(left + 10*time.Millisecond)
+			return nil, false
+		}
+	}
+	img, err := w.a.opts.Images.Resolve(c.Image)
+	if err != nil {
+		now := w.a.clock.Now()
+		w.a.backoff.Next(backoffKey, now)
+		r.pullFailedAt = now
+		msg := pullMessage(c.Image)
+		if !errors.Is(err, images.ErrNotFound) {
+			msg = err.Error()
+		}
+		r.waiting = &corev1.ContainerStateWaiting{Reason: reasonErrImagePull, Message: msg}
+		w.a.event(pod, c.Name, corev1.EventTypeWarning, "Failed", "Failed to pull image %q: %s", c.Image, msg)
+		w.a.event(pod, c.Name, corev1.EventTypeWarning, "Failed", "Error: %s", reasonErrImagePull)
+		w.wakeAfter(w.a.backoff.Delay(backoffKey) + 10*time.Millisecond)
+		return nil, false
+	}
+	if !r.pullFailedAt.IsZero() {
+		r.pullFailedAt = time.Time{}
+		w.a.backoff.Reset(backoffKey)
+	}
+	w.a.event(pod, c.Name, corev1.EventTypeNormal, "Pulled", "Container image %q already present on machine", c.Image)
+	return img, true
+}
+
+// buildEnv builds c's environment. When a reference in it cannot be resolved (a missing
+// ConfigMap, Secret or key) it leaves c waiting (CreateContainerConfigError), schedules a retry
+// after a back-off and reports false.
+func (w *podWorker) buildEnv(ctx context.Context, pod *corev1.Pod, c *corev1.Container, r *ctrRecord, img *images.Image, backoffKey string) ([]string, bool) {
+	src := &envSource{client: w.a.client, services: w.a.opts.Services}
+	env, err := containerEnv(ctx, src, pod, c, img.Env, w.a.node())
+	if err != nil {
+		r.waiting = &corev1.ContainerStateWaiting{Reason: reasonConfigError, Message: err.Error()}
+		w.a.event(pod, c.Name, corev1.EventTypeWarning, "Failed", "Error: %s", err)
+		w.a.backoff.Next(backoffKey, w.a.clock.Now())
+		w.wakeAfter(w.a.backoff.Delay(backoffKey))
+		return nil, false
+	}
+	w.a.backoff.Reset(backoffKey)
+	return env, true
+}
+
+// envLookup looks a variable up in env (KEY=VALUE); the last setting wins.
+func envLookup(env []string) func(string) (string, bool) {
+	return func(k string) (string, bool) {
+		for i := len(env) - 1; i >= 0; i-- {
+			if len(env[i]) > len(k) && env[i][len(k)] == '=' && env[i][:len(k)] == k {
+				return env[i][len(k)+1:], true
+			}
+		}
+		return "", false
+	}
+}
+
+// workingDir returns the directory c runs in, created if missing.
+func (w *podWorker) workingDir(pod *corev1.Pod, c *corev1.Container, img *images.Image) string {
+	dir := containerDir(w.a.podDir(pod), img.Dir, c.WorkingDir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		w.log.Warn("creating working directory", "dir", dir, "err", err)
+	}
+	return dir
+}
+
+// containerDir is a container's working directory: its workingDir, inside the image's files when
+// the image has files (imported images) and as given otherwise (built-in images); without a
+// workingDir, the image's files or else the pod's directory.
+func containerDir(podDir, imageDir, workingDir string) string {
+	switch {
+	case workingDir != "" && imageDir != "":
+		return filepath.Join(imageDir, workingDir)
+	case workingDir != "":
+		return workingDir
+	case imageDir != "":
+		return imageDir
+	}
+	return podDir
+}
+
+// newLogFile returns the empty log file of the container's instance with restart count n. The
+// previous instance's log stays (for logs --previous); older ones are removed.
+func (w *podWorker) newLogFile(pod *corev1.Pod, container string, n int32) string {
+	dir := w.a.logDir(pod, container)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		w.log.Warn("creating log directory", "dir", dir, "err", err)
+	}
+	path := filepath.Join(dir, strconv.Itoa(int(n))+".log")
+	if n >= 2 {
+		old := filepath.Join(dir, strconv.Itoa(int(n-2))+".log")
+		os.Remove(old)
+		os.Remove(old + ".1")
+	}
+	os.Remove(path + ".1")
+	os.Remove(path)
+	return path
+}
+
+// launch starts the new instance and records it in r. A start error ends the instance at once
+// (StartError, exit code 128) and launch reports false; whether and when to retry is the next
+// sync's decision, as for a crash.
+func (w *podWorker) launch(ctx context.Context, pod *corev1.Pod, c *corev1.Container, r *ctrRecord, img *images.Image, spec process.Spec) bool {
+	n := r.nextRestartCount()
+	w.a.event(pod, c.Name, corev1.EventTypeNormal, "Created", "Created container: %s", c.Name)
+	startedAt := w.a.clock.Now()
+	id, err := w.a.runtime.Start(ctx, spec)
+	if err != nil {
+		id = "" // nothing runs
+	}
+	if r.hasRun {
+		r.last = r.term
+	}
+	r.id, r.restartCount, r.hasRun = id, n, true
+	r.specImage, r.imageID, r.waiting = c.Image, img.ID, nil
+	w.setLogRef(c.Name, logRef{path: spec.LogPath, previous: previousLog(filepath.Dir(spec.LogPath), n), id: id})
+	if err != nil {
+		w.log.Info("container failed to start", "container", c.Name, "err", err)
+		r.term = &corev1.ContainerStateTerminated{ExitCode: 128, Reason: reasonStartError, Message: err.Error(),
+			StartedAt: truncTime(startedAt), FinishedAt: truncTime(w.a.clock.Now())}
+		w.a.event(pod, c.Name, corev1.EventTypeWarning, "Failed", "Error: %s", err)
+		w.kick()
+		return false
+	}
+	r.term, r.running, r.startedAt = nil, true, startedAt
+	w.a.event(pod, c.Name, corev1.EventTypeNormal, "Started", "Started container %s", c.Name)
+	return true
+}
+
+// postStart runs c's postStart hook, if it has one. A failed hook kills the container, which is
+// then restarted as if it had crashed.
+func (w *podWorker) postStart(ctx context.Context, pod *corev1.Pod, c *corev1.Container, r *ctrRecord) {
+	if c.Lifecycle == nil || c.Lifecycle.PostStart == nil {
+		return
+	}
+	if msg, ok := w.runHook(ctx, pod, c, r, c.Lifecycle.PostStart, specGrace(pod)); !ok {
+		w.a.event(pod, c.Name, corev1.EventTypeWarning, "FailedPostStartHook", "PostStartHook failed: %s", msg)
+		w.stopContainer(w.killCtx, pod, c, r, specGrace(pod))
+	}
+}
+
+func pullMessage(image string) string {
+	return fmt.Sprintf("image %q not found in skiff's local image store; import it with: skiff image import %s DIR --entrypoint CMD", image, images.Normalize(image))
+}
+
+// commandLine is the container's argv: its command (else the image's entrypoint) and args (else,
+// when it has no command of its own, the image's default args), with $(VAR) expanded.
+func commandLine(c *corev1.Container, img *images.Image, lookup func(string) (string, bool)) []string {
+	var argv []string
+	if len(c.Command) > 0 {
+		for _, s := range c.Command {
+			argv = append(argv, expand(s, lookup))
+		}
+	} else {
+		argv = append(argv, img.Entrypoint...)
+	}
+	switch {
+	case len(c.Args) > 0:
+		for _, s := range c.Args {
+			argv = append(argv, expand(s, lookup))
+		}
+	case len(c.Command) == 0:
+		argv = append(argv, img.Cmd...)
+	}
+	return argv
+}
