@@ -45,8 +45,8 @@ type Loop[K comparable] struct {
 	cfg Config[K]
 	// queue holds the keys to sync and retries failures with back-off on the wall clock.
 	queue workqueue.TypedRateLimitingInterface[K]
-	// delayed adds keys to the same queue when they fall due on cfg.Clock.
-	delayed workqueue.TypedDelayingInterface[K]
+	// due adds keys to queue when they fall due on cfg.Clock.
+	due *deadlines[K]
 }
 
 // New returns a Loop configured by cfg. It panics if cfg.Sync is nil.
@@ -66,16 +66,8 @@ func New[K comparable](cfg Config[K]) *Loop[K] {
 	if cfg.LogLevel == nil {
 		cfg.LogLevel = func(error) slog.Level { return slog.LevelWarn }
 	}
-	// One queue under two delaying queues: retries wait on the wall clock, AddAfter on cfg.Clock.
-	keys := workqueue.NewTypedWithConfig(workqueue.TypedQueueConfig[K]{Name: cfg.Name})
-	retries := workqueue.NewTypedDelayingQueueWithConfig(workqueue.TypedDelayingQueueConfig[K]{Name: cfg.Name, Queue: keys})
-	return &Loop[K]{
-		cfg: cfg,
-		queue: workqueue.NewTypedRateLimitingQueueWithConfig(cfg.RateLimiter,
-			workqueue.TypedRateLimitingQueueConfig[K]{Name: cfg.Name, DelayingQueue: retries}),
-		delayed: workqueue.NewTypedDelayingQueueWithConfig(
-			workqueue.TypedDelayingQueueConfig[K]{Name: cfg.Name + "_delayed", Queue: keys, Clock: cfg.Clock}),
-	}
+	queue := workqueue.NewTypedRateLimitingQueueWithConfig(cfg.RateLimiter, workqueue.TypedRateLimitingQueueConfig[K]{Name: cfg.Name})
+	return &Loop[K]{cfg: cfg, queue: queue, due: newDeadlines(cfg.Clock, queue.Add)}
 }
 
 // Add queues key to be synced. A key already waiting is queued once; a key being synced is
@@ -83,8 +75,9 @@ func New[K comparable](cfg Config[K]) *Loop[K] {
 func (l *Loop[K]) Add(key K) { l.queue.Add(key) }
 
 // AddAfter queues key once d has passed on the Loop's clock: for a deadline that no event
-// marks. A d of zero or less queues it now.
-func (l *Loop[K]) AddAfter(key K, d time.Duration) { l.delayed.AddAfter(key, d) }
+// marks. A d of zero or less queues it now; of two deadlines pending for a key, the earlier
+// stands.
+func (l *Loop[K]) AddAfter(key K, d time.Duration) { l.due.after(key, d) }
 
 // AddRateLimited queues key after the rate limiter's delay and counts a failure against it, for
 // a failure found outside Sync, or a Sync that wants to look again soon and back off if it keeps
@@ -100,7 +93,7 @@ func (l *Loop[K]) Len() int { return l.queue.Len() }
 // an error if ctx was done before the caches synced. Keys added after Run returns are ignored.
 func (l *Loop[K]) Run(ctx context.Context, workers int, synced ...cache.InformerSynced) error {
 	defer l.queue.ShutDown()
-	defer l.delayed.ShutDown()
+	defer l.due.stop()
 	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
 		return fmt.Errorf("%s: waiting for caches to sync: %w", l.cfg.Name, ctx.Err())
 	}
@@ -119,7 +112,7 @@ func (l *Loop[K]) Run(ctx context.Context, workers int, synced ...cache.Informer
 	}
 	<-ctx.Done()
 	l.queue.ShutDown()
-	l.delayed.ShutDown()
+	l.due.stop()
 	wg.Wait()
 	return nil
 }
