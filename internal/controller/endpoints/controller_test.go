@@ -355,7 +355,7 @@ func TestControllerIgnoresExternalName(t *testing.T) {
 	e := newEnv(t, true, ext, service("kubia").obj(), pod("a", "127.0.1.1").labels("app", "db").obj())
 	// kubia is synced after db by the same workers; once it has endpoints, db has been synced.
 	e.eventually(t, "kubia synced", e.endpointsAre("kubia", "[]", "[]"))
-	e.eventually(t, "queue drained", func() (bool, string) { return e.ctrl.queue.Len() == 0, "queue not empty" })
+	e.eventually(t, "queue drained", func() (bool, string) { return e.ctrl.loop.Len() == 0, "queue not empty" })
 	if _, err := e.endpoints("db"); !apierrors.IsNotFound(err) {
 		t.Errorf("an ExternalName Service got Endpoints (err %v)", err)
 	}
