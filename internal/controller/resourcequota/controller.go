@@ -18,7 +18,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
-	"k8s.io/client-go/util/workqueue"
+
+	"github.com/skiff-dev/skiff/internal/controller"
 )
 
 // Options tunes the controller.
@@ -33,7 +34,7 @@ type Controller struct {
 	client kubernetes.Interface
 	log    *slog.Logger
 	opts   Options
-	queue  workqueue.TypedRateLimitingInterface[string]
+	loop   *controller.Loop[string] // quota keys
 	synced []cache.InformerSynced
 
 	quotas     corelisters.ResourceQuotaLister
@@ -51,13 +52,9 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, l
 	}
 	core := factory.Core().V1()
 	c := &Controller{
-		client: client,
-		log:    log.With("component", "resourcequota-controller"),
-		opts:   opts,
-		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
-			workqueue.NewTypedItemExponentialFailureRateLimiter[string](5*time.Millisecond, 30*time.Second),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: "resourcequota"},
-		),
+		client:     client,
+		log:        log.With("component", "resourcequota-controller"),
+		opts:       opts,
 		quotas:     core.ResourceQuotas().Lister(),
 		pods:       core.Pods().Lister(),
 		services:   core.Services().Lister(),
@@ -65,9 +62,11 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, l
 		configMaps: core.ConfigMaps().Lister(),
 		secrets:    core.Secrets().Lister(),
 	}
+	// Upstream's policy: the default controller rate limiter, retried for as long as it fails.
+	c.loop = controller.New(controller.Config[string]{Name: "resourcequota", Log: c.log, Sync: c.sync})
 	quotaKey := func(obj any) {
 		if k, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
-			c.queue.Add(k)
+			c.loop.Add(k)
 		}
 	}
 	core.ResourceQuotas().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
@@ -106,58 +105,35 @@ func (c *Controller) enqueueNamespaceOf(obj any) {
 	}
 	quotas, _ := c.quotas.ResourceQuotas(m.GetNamespace()).List(labels.Everything())
 	for _, q := range quotas {
-		c.queue.Add(q.Namespace + "/" + q.Name)
+		c.loop.Add(q.Namespace + "/" + q.Name)
 	}
 }
 
 // Run syncs quotas with workers workers until ctx is done.
 func (c *Controller) Run(ctx context.Context, workers int) error {
-	defer c.queue.ShutDown()
-	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
-		return fmt.Errorf("resourcequota: waiting for caches: %w", ctx.Err())
-	}
 	var wg sync.WaitGroup
-	for range max(workers, 1) {
-		wg.Go(func() {
-			for c.processNext(ctx) {
-			}
-		})
-	}
+	defer wg.Wait()
 	if c.opts.ResyncPeriod > 0 {
-		t := time.NewTicker(c.opts.ResyncPeriod)
-		defer t.Stop()
-	loop:
-		for {
-			select {
-			case <-ctx.Done():
-				break loop
-			case <-t.C:
-				quotas, _ := c.quotas.List(labels.Everything())
-				for _, q := range quotas {
-					c.queue.Add(q.Namespace + "/" + q.Name)
-				}
+		wg.Go(func() { c.resync(ctx) })
+	}
+	return c.loop.Run(ctx, workers, c.synced...)
+}
+
+// resync queues every quota each ResyncPeriod until ctx is done.
+func (c *Controller) resync(ctx context.Context) {
+	t := time.NewTicker(c.opts.ResyncPeriod)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			quotas, _ := c.quotas.List(labels.Everything())
+			for _, q := range quotas {
+				c.loop.Add(q.Namespace + "/" + q.Name)
 			}
 		}
 	}
-	<-ctx.Done()
-	c.queue.ShutDown()
-	wg.Wait()
-	return nil
-}
-
-func (c *Controller) processNext(ctx context.Context) bool {
-	k, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(k)
-	if err := c.sync(ctx, k); err != nil {
-		c.log.Warn("sync failed", "quota", k, "err", err)
-		c.queue.AddRateLimited(k)
-		return true
-	}
-	c.queue.Forget(k)
-	return true
 }
 
 // sync recomputes one quota's status and writes it if it changed.
