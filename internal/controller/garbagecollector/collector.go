@@ -192,19 +192,16 @@ func (gc *GarbageCollector) Run(ctx context.Context, workers int) error {
 	for _, inf := range gc.informers {
 		synced = append(synced, inf.HasSynced)
 	}
+	// Waited for once, so that both queues start together.
+	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
+		return fmt.Errorf("garbage collector: waiting for caches to sync: %w", ctx.Err())
+	}
 	gc.log.Info("collecting", "resources", len(gc.informers))
-	errs := make(chan error, 2)
 	var wg sync.WaitGroup
 	for _, l := range []*controller.Loop[types.UID]{gc.dependents, gc.owners} {
-		wg.Go(func() { errs <- l.Run(ctx, workers, synced...) })
+		wg.Go(func() { _ = l.Run(ctx, workers) }) // with no caches to wait for, Run returns nil
 	}
 	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			return fmt.Errorf("garbage collector: %w", err)
-		}
-	}
 	return nil
 }
 
