@@ -8,7 +8,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
 
-	"github.com/skiff-dev/skiff/internal/controller/resourcequota"
+	"github.com/skiff-dev/skiff/internal/quota"
 )
 
 // admitQuota refuses a create that would exceed a ResourceQuota of its namespace (403
@@ -31,7 +31,7 @@ func (s *Server) admitQuota(ctx context.Context, sv *served, namespace, name str
 	var reserve []reservation
 	for _, o := range quotas {
 		q := o.(*corev1.ResourceQuota)
-		used, err := resourcequota.Admit(q, obj, q.Status.Used)
+		used, err := quota.Admit(q, obj, q.Status.Used)
 		if err != nil {
 			return apierrors.NewForbidden(sv.cache.gr, name, err)
 		}

@@ -13,13 +13,13 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/skiff-dev/skiff/internal/controller"
+	"github.com/skiff-dev/skiff/internal/quota"
 )
 
 // Options tunes the controller.
@@ -78,7 +78,7 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, l
 	counted := cache.ResourceEventHandlerFuncs{
 		AddFunc: c.enqueueNamespaceOf,
 		UpdateFunc: func(old, cur any) {
-			if !equality.Semantic.DeepEqual(ObjectUsage(old.(runtime.Object)), ObjectUsage(cur.(runtime.Object))) {
+			if !equality.Semantic.DeepEqual(quota.ObjectUsage(old.(runtime.Object)), quota.ObjectUsage(cur.(runtime.Object))) {
 				c.enqueueNamespaceOf(cur)
 			}
 		},
@@ -142,25 +142,25 @@ func (c *Controller) sync(ctx context.Context, k string) error {
 	if err != nil {
 		return nil
 	}
-	quota, err := c.quotas.ResourceQuotas(ns).Get(name)
+	rq, err := c.quotas.ResourceQuotas(ns).Get(name)
 	if apierrors.IsNotFound(err) {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	objects, err := c.objectsFor(quota)
+	objects, err := c.objectsFor(rq)
 	if err != nil {
 		return err
 	}
-	used := Usage(quota, objects)
-	if equality.Semantic.DeepEqual(quota.Status.Hard, quota.Spec.Hard) && equality.Semantic.DeepEqual(quota.Status.Used, used) {
+	used := quota.Usage(rq, objects)
+	if equality.Semantic.DeepEqual(rq.Status.Hard, rq.Spec.Hard) && equality.Semantic.DeepEqual(rq.Status.Used, used) {
 		return nil
 	}
-	quota = quota.DeepCopy()
-	quota.Status.Hard = quota.Spec.Hard.DeepCopy()
-	quota.Status.Used = used
-	if _, err := c.client.CoreV1().ResourceQuotas(ns).UpdateStatus(ctx, quota, metav1.UpdateOptions{}); err != nil {
+	rq = rq.DeepCopy()
+	rq.Status.Hard = rq.Spec.Hard.DeepCopy()
+	rq.Status.Used = used
+	if _, err := c.client.CoreV1().ResourceQuotas(ns).UpdateStatus(ctx, rq, metav1.UpdateOptions{}); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil
 		}
@@ -170,47 +170,39 @@ func (c *Controller) sync(ctx context.Context, k string) error {
 }
 
 // objectsFor lists, from the caches, the namespace's objects of the kinds
-// quota limits.
-func (c *Controller) objectsFor(quota *v1.ResourceQuota) ([]runtime.Object, error) {
-	limits := func(names sets.Set[v1.ResourceName]) bool {
-		for n := range quota.Spec.Hard {
-			if names.Has(n) {
-				return true
-			}
-		}
-		return false
-	}
+// rq limits.
+func (c *Controller) objectsFor(rq *v1.ResourceQuota) ([]runtime.Object, error) {
 	var out []runtime.Object
-	ns, all := quota.Namespace, labels.Everything()
-	if limits(podResources) {
+	ns, all := rq.Namespace, labels.Everything()
+	if quota.LimitsKindOf(rq, &v1.Pod{}) {
 		items, err := c.pods.Pods(ns).List(all)
 		if err != nil {
 			return nil, err
 		}
 		out = appendObjects(out, items)
 	}
-	if limits(serviceResources) {
+	if quota.LimitsKindOf(rq, &v1.Service{}) {
 		items, err := c.services.Services(ns).List(all)
 		if err != nil {
 			return nil, err
 		}
 		out = appendObjects(out, items)
 	}
-	if limits(rcResources) {
+	if quota.LimitsKindOf(rq, &v1.ReplicationController{}) {
 		items, err := c.rcs.ReplicationControllers(ns).List(all)
 		if err != nil {
 			return nil, err
 		}
 		out = appendObjects(out, items)
 	}
-	if limits(configMapResources) {
+	if quota.LimitsKindOf(rq, &v1.ConfigMap{}) {
 		items, err := c.configMaps.ConfigMaps(ns).List(all)
 		if err != nil {
 			return nil, err
 		}
 		out = appendObjects(out, items)
 	}
-	if limits(secretResources) {
+	if quota.LimitsKindOf(rq, &v1.Secret{}) {
 		items, err := c.secrets.Secrets(ns).List(all)
 		if err != nil {
 			return nil, err

@@ -54,7 +54,7 @@ func statusIs(client *fake.Clientset, name string, hard, used v1.ResourceList) f
 
 func TestControllerKeepsStatusCurrent(t *testing.T) {
 	hard := list("pods", "3", "requests.cpu", "1", "configmaps", "5")
-	q := quota("compute", hard, func(q *v1.ResourceQuota) { q.Status = v1.ResourceQuotaStatus{} })
+	q := newQuota("compute", hard, func(q *v1.ResourceQuota) { q.Status = v1.ResourceQuotaStatus{} })
 	client, changes := run(t, q, pod("a", requests("cpu", "200m")), &v1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "c1"}},
 		pod("elsewhere", func(p *v1.Pod) { p.Namespace = "other" }))
 	ctx := context.Background()
@@ -90,7 +90,7 @@ func TestControllerKeepsStatusCurrent(t *testing.T) {
 }
 
 func TestSyncWritesOnlyChanges(t *testing.T) {
-	client := fake.NewClientset(quota("s", list("secrets", "4"), func(q *v1.ResourceQuota) { q.Status = v1.ResourceQuotaStatus{} }))
+	client := fake.NewClientset(newQuota("s", list("secrets", "4"), func(q *v1.ResourceQuota) { q.Status = v1.ResourceQuotaStatus{} }))
 	factory := informers.NewSharedInformerFactory(client, 0)
 	c := New(client, factory, slog.New(slog.DiscardHandler), Options{})
 	ctx, cancel := context.WithCancel(context.Background())
