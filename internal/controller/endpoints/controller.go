@@ -13,6 +13,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/skiff-dev/skiff/internal/controller"
+	"github.com/skiff-dev/skiff/internal/endpointslice"
 )
 
 // maxRetries is how many times a failing Service is retried before it waits for the next change
@@ -78,7 +79,7 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, l
 	c.pods = podInf.Lister()
 	c.endpoints = epInf.Lister()
 	c.sliceIndex = sliceInf.Informer().GetIndexer()
-	if err := AddSliceIndex(sliceInf.Informer()); err != nil {
+	if err := endpointslice.AddIndex(sliceInf.Informer()); err != nil {
 		c.log.Error("adding slice index", "err", err)
 	}
 
@@ -233,40 +234,7 @@ func managed(s *discoveryv1.EndpointSlice) bool {
 	return m == ManagedBy || m == MirrorManagedBy
 }
 
-// SliceIndex names the EndpointSlice informer index from "<namespace>/<service name>" to the
-// slices labelled for that Service. The service proxy adds the same index under the same name;
-// whichever registers first serves both.
-const SliceIndex = "skiff.dev/service-name"
-
-// AddSliceIndex adds SliceIndex to an EndpointSlice informer unless it is there already.
-func AddSliceIndex(inf cache.SharedIndexInformer) error {
-	if _, ok := inf.GetIndexer().GetIndexers()[SliceIndex]; ok {
-		return nil
-	}
-	return inf.AddIndexers(cache.Indexers{SliceIndex: func(obj any) ([]string, error) {
-		s, ok := obj.(*discoveryv1.EndpointSlice)
-		if !ok {
-			return nil, nil
-		}
-		name := s.Labels[discoveryv1.LabelServiceName]
-		if name == "" {
-			return nil, nil
-		}
-		return []string{s.Namespace + "/" + name}, nil
-	}})
-}
-
 // slicesOf returns the cached slices labelled for the Service ns/name.
 func (c *Controller) slicesOf(ns, name string) []*discoveryv1.EndpointSlice {
-	objs, err := c.sliceIndex.ByIndex(SliceIndex, ns+"/"+name)
-	if err != nil {
-		return nil
-	}
-	out := make([]*discoveryv1.EndpointSlice, 0, len(objs))
-	for _, o := range objs {
-		if s, ok := o.(*discoveryv1.EndpointSlice); ok {
-			out = append(out, s)
-		}
-	}
-	return out
+	return endpointslice.ForService(c.sliceIndex, ns, name)
 }
