@@ -224,7 +224,7 @@ func runNodeAgent(ctx context.Context, client kubernetes.Interface, log *slog.Lo
 	} else if n > 0 {
 		log.Info("killed processes left by an earlier agent", "count", n)
 	}
-	rt, err := process.New(stateDir, log.With("component", "runtime"))
+	rt, err := process.New(stateDir, log)
 	if err != nil {
 		return err
 	}

@@ -106,22 +106,22 @@ func startControllers(ctx context.Context, cfg *rest.Config, cc componentConfig,
 		}
 		comps = append(comps, component{name, run})
 	}
-	clog := func(name string) *slog.Logger { return log.With("component", name) }
+	// Each component scopes its own logger ("component" and its name); they get the base one.
 
 	if !disabled["deployment"] {
-		c := deployment.New(client, factory, clog("deployment-controller"))
+		c := deployment.New(client, factory, log)
 		add("deployment", func(ctx context.Context) error { return c.Run(ctx, 5) })
 	}
 	if !disabled["replicaset"] {
-		c := replicaset.New(client, factory, clog("replicaset-controller"))
+		c := replicaset.New(client, factory, log)
 		add("replicaset", func(ctx context.Context) error { return c.Run(ctx, 5) })
 	}
 	if !disabled["replicationcontroller"] {
-		c := replicaset.NewForReplicationControllers(client, factory, clog("replication-controller"))
+		c := replicaset.NewForReplicationControllers(client, factory, log)
 		add("replicationcontroller", func(ctx context.Context) error { return c.Run(ctx, 5) })
 	}
 	if !disabled["scheduler"] {
-		s := scheduler.New(client, factory, clog("scheduler"), scheduler.Options{})
+		s := scheduler.New(client, factory, log, scheduler.Options{})
 		add("scheduler", func(ctx context.Context) error { return s.Run(ctx, 4) })
 	}
 	metaClient, err := metadata.NewForConfig(cfg)
@@ -145,22 +145,22 @@ func startControllers(ctx context.Context, cfg *rest.Config, cc componentConfig,
 		}
 	}
 	if !disabled["garbagecollector"] {
-		gc, err := garbagecollector.New(metaClient, metaFactory, mapper, all, clog("garbage-collector"), garbagecollector.Options{})
+		gc, err := garbagecollector.New(metaClient, metaFactory, mapper, all, log, garbagecollector.Options{})
 		if err != nil {
 			return nil, fmt.Errorf("cli: garbage collector: %w", err)
 		}
 		add("garbagecollector", func(ctx context.Context) error { return gc.Run(ctx, 5) })
 	}
 	if !disabled["namespace"] {
-		c := namespace.New(client, metaClient, factory, namespaced, clog("namespace-controller"), namespace.Options{})
+		c := namespace.New(client, metaClient, factory, namespaced, log, namespace.Options{})
 		add("namespace", func(ctx context.Context) error { return c.Run(ctx, 2) })
 	}
 	if !disabled["resourcequota"] {
-		c := resourcequota.New(client, factory, clog("resourcequota-controller"), resourcequota.Options{})
+		c := resourcequota.New(client, factory, log, resourcequota.Options{})
 		add("resourcequota", func(ctx context.Context) error { return c.Run(ctx, 2) })
 	}
 	if !disabled["serviceaccount"] {
-		c := serviceaccount.New(client, factory, cc.caPEM, clog("serviceaccount-controller"), serviceaccount.Options{})
+		c := serviceaccount.New(client, factory, cc.caPEM, log, serviceaccount.Options{})
 		add("serviceaccount", func(ctx context.Context) error { return c.Run(ctx, 2) })
 	}
 
@@ -190,7 +190,7 @@ func startControllers(ctx context.Context, cfg *rest.Config, cc componentConfig,
 		if ip, ok := netip.AddrFromSlice(cc.nodeIP.To4()); ok {
 			opts.IP = ip
 		}
-		n := fake.New(client, clog("fake-node"), opts)
+		n := fake.New(client, log, opts)
 		comps = append(comps, component{"fake-node", n.Run})
 	}
 

@@ -282,7 +282,7 @@ func runServer(ctx context.Context, cfg serverConfig, stdout io.Writer, log *slo
 		AdvertisePort:    port,
 		ServiceCIDR:      cfg.serviceCIDR,
 		PodLogs:          cfg.components.podLogs.ServePodLogs,
-		Log:              log.With("component", "apiserver"),
+		Log:              log,
 	})
 	if err != nil {
 		return fmt.Errorf("cli: create apiserver: %w", err)

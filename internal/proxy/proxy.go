@@ -21,7 +21,7 @@ import (
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
 
-	"github.com/skiff-dev/skiff/internal/controller/endpoints"
+	"github.com/skiff-dev/skiff/internal/endpointslice"
 )
 
 // Options configures a Proxy.
@@ -132,7 +132,7 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, l
 	p.services = svcInf.Lister()
 	p.nodes = nodeInf.Lister()
 	p.sliceIndex = sliceInf.Informer().GetIndexer()
-	if err := endpoints.AddSliceIndex(sliceInf.Informer()); err != nil {
+	if err := endpointslice.AddIndex(sliceInf.Informer()); err != nil {
 		p.log.Error("adding slice index", "err", err)
 	}
 	handlers := []struct {
@@ -372,17 +372,7 @@ func (p *Proxy) bindFailed(lk listenKey, key string, err error) {
 
 // slicesOf returns the cached EndpointSlices labelled for Service ns/name.
 func (p *Proxy) slicesOf(ns, name string) []*discoveryv1.EndpointSlice {
-	objs, err := p.sliceIndex.ByIndex(endpoints.SliceIndex, ns+"/"+name)
-	if err != nil {
-		return nil
-	}
-	out := make([]*discoveryv1.EndpointSlice, 0, len(objs))
-	for _, o := range objs {
-		if s, ok := o.(*discoveryv1.EndpointSlice); ok {
-			out = append(out, s)
-		}
-	}
-	return out
+	return endpointslice.ForService(p.sliceIndex, ns, name)
 }
 
 // WaitUntilNotServing blocks until this proxy sends no new connection to ip and every connection

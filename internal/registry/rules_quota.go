@@ -3,7 +3,7 @@ package registry
 import (
 	"slices"
 
-	"github.com/skiff-dev/skiff/internal/controller/resourcequota"
+	"github.com/skiff-dev/skiff/internal/quota"
 
 	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
@@ -27,17 +27,17 @@ func resourceQuotaKind() Kind[*corev1.ResourceQuota] {
 }
 
 // chargeQuota is upstream's quota admission for one quota: obj is refused when it would exceed
-// quota's hard limits, else its usage is reserved in status.used so that creates in quick
+// the quota's hard limits, else its usage is reserved in status.used so that creates in quick
 // succession are counted before the quota controller recounts.
-func chargeQuota(quota *corev1.ResourceQuota, obj runtime.Object) (bool, error) {
-	used, err := resourcequota.Admit(quota, obj, quota.Status.Used)
+func chargeQuota(q *corev1.ResourceQuota, obj runtime.Object) (bool, error) {
+	used, err := quota.Admit(q, obj, q.Status.Used)
 	if err != nil {
 		return false, err
 	}
-	if apiequality.Semantic.DeepEqual(used, quota.Status.Used) {
+	if apiequality.Semantic.DeepEqual(used, q.Status.Used) {
 		return false, nil
 	}
-	quota.Status.Used = used
+	q.Status.Used = used
 	return true, nil
 }
 

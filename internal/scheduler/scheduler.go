@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -20,6 +21,8 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
+
+	"github.com/skiff-dev/skiff/internal/controller"
 )
 
 // Options tunes the scheduler; the zero value gives upstream-like defaults.
@@ -40,7 +43,7 @@ type Scheduler struct {
 	client      kubernetes.Interface
 	pods        corelisters.PodLister
 	synced      []cache.InformerSynced
-	queue       workqueue.TypedRateLimitingInterface[string]
+	loop        *controller.Loop[string] // pod keys
 	cache       *nodeCache
 	recorder    record.EventRecorder
 	broadcaster record.EventBroadcaster // nil when opts.Recorder was given
@@ -71,17 +74,28 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, l
 		opts.MaxBackoff = time.Minute
 	}
 	s := &Scheduler{
-		client: client,
-		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
-			workqueue.NewTypedItemExponentialFailureRateLimiter[string](opts.InitialBackoff, opts.MaxBackoff),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: "scheduler"},
-		),
+		client:        client,
 		cache:         newNodeCache(),
 		recorder:      opts.Recorder,
 		log:           log.With("component", "scheduler"),
 		name:          opts.SchedulerName,
 		unschedulable: map[string]struct{}{},
 	}
+	// A pod is retried for as long as it does not fit, as upstream's scheduling queue retries
+	// it, backing off InitialBackoff to MaxBackoff per pod (upstream: 1s to 10s). That it fits
+	// nowhere is routine, reported by an event and a condition, and logged at Debug.
+	s.loop = controller.New(controller.Config[string]{
+		Name:        "scheduler",
+		Log:         s.log,
+		Sync:        s.scheduleOne,
+		RateLimiter: workqueue.NewTypedItemExponentialFailureRateLimiter[string](opts.InitialBackoff, opts.MaxBackoff),
+		LogLevel: func(err error) slog.Level {
+			if _, ok := errors.AsType[*FitError](err); ok {
+				return slog.LevelDebug
+			}
+			return slog.LevelWarn
+		},
+	})
 	if s.recorder == nil {
 		s.broadcaster = record.NewBroadcaster()
 		s.recorder = s.broadcaster.NewRecorder(scheme.Scheme, v1.EventSource{Component: opts.SchedulerName})
@@ -127,27 +141,12 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, l
 // background, as upstream's binding cycle is, so that the write's round trip
 // does not hold up the next decision.
 func (s *Scheduler) Run(ctx context.Context, workers int) error {
-	defer s.queue.ShutDown()
 	if s.broadcaster != nil {
 		s.broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: s.client.CoreV1().Events("")})
 		defer s.broadcaster.Shutdown()
 	}
-	s.log.Info("starting", "workers", workers)
-	if !cache.WaitForCacheSync(ctx.Done(), s.synced...) {
-		return fmt.Errorf("scheduler: waiting for caches: %w", ctx.Err())
-	}
-	var wg sync.WaitGroup
-	for range max(workers, 1) {
-		wg.Go(func() {
-			for s.processNext(ctx) {
-			}
-		})
-	}
-	<-ctx.Done()
-	s.queue.ShutDown()
-	wg.Wait()
-	s.binds.Wait()
-	return nil
+	defer s.binds.Wait()
+	return s.loop.Run(ctx, workers, s.synced...)
 }
 
 func (s *Scheduler) onPod(old, pod *v1.Pod) {
@@ -168,7 +167,7 @@ func (s *Scheduler) onPod(old, pod *v1.Pod) {
 	// can change where it fits.
 	if old == nil || !equality.Semantic.DeepEqual(old.Spec, pod.Spec) ||
 		!equality.Semantic.DeepEqual(old.Labels, pod.Labels) {
-		s.queue.Add(key(pod))
+		s.loop.Add(key(pod))
 	}
 }
 
@@ -191,46 +190,29 @@ func (s *Scheduler) retryUnschedulable() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for k := range s.unschedulable {
-		s.queue.Add(k)
+		s.loop.Add(k)
 	}
-}
-
-func (s *Scheduler) processNext(ctx context.Context) bool {
-	k, quit := s.queue.Get()
-	if quit {
-		return false
-	}
-	defer s.queue.Done(k)
-	retry, err := s.scheduleOne(ctx, k)
-	if err != nil {
-		s.log.Warn("scheduling failed", "pod", k, "err", err)
-	}
-	if err != nil || retry {
-		s.queue.AddRateLimited(k)
-		return true
-	}
-	s.queue.Forget(k)
-	return true
 }
 
 // scheduleOne places the pod named k: it picks a node, assumes the pod
-// there and starts the binding write; retry means it fits nowhere for now.
-func (s *Scheduler) scheduleOne(ctx context.Context, k string) (retry bool, err error) {
+// there and starts the binding write. A *FitError means it fits nowhere for
+// now, and the loop retries it with back-off.
+func (s *Scheduler) scheduleOne(ctx context.Context, k string) error {
 	ns, name, err := cache.SplitMetaNamespaceKey(k)
 	if err != nil {
-		return false, nil
+		return nil
 	}
 	pod, err := s.pods.Pods(ns).Get(name)
 	if apierrors.IsNotFound(err) {
 		s.setUnschedulable(k, false)
-		return false, nil
+		return nil
 	}
 	if err != nil {
-		return false, err
+		return err
 	}
 	if !s.responsibleFor(pod) || s.cache.placed(pod.UID) {
 		s.setUnschedulable(k, false)
-		return false, nil
+		return nil
 	}
 
 	events := s.clusterEvents.Load()
@@ -238,9 +220,12 @@ func (s *Scheduler) scheduleOne(ctx context.Context, k string) (retry bool, err 
 	if fitErr != nil {
 		s.setUnschedulable(k, true)
 		if s.clusterEvents.Load() != events {
-			s.queue.Add(k) // something changed while we decided: try again now
+			s.loop.Add(k) // something changed while we decided: try again now
 		}
-		return true, s.reportUnschedulable(ctx, pod, fitErr)
+		if err := s.reportUnschedulable(ctx, pod, fitErr); err != nil {
+			return err
+		}
+		return fitErr
 	}
 	s.setUnschedulable(k, false)
 
@@ -249,10 +234,10 @@ func (s *Scheduler) scheduleOne(ctx context.Context, k string) (retry bool, err 
 	s.binds.Go(func() {
 		if err := s.bind(ctx, pod, node); err != nil {
 			s.log.Warn("binding failed", "pod", k, "err", err)
-			s.queue.AddRateLimited(k)
+			s.loop.AddRateLimited(k)
 		}
 	})
-	return false, nil
+	return nil
 }
 
 // bind writes pod's binding to node and records the outcome. A failed

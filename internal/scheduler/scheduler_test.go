@@ -17,6 +17,8 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 	"k8s.io/client-go/tools/record"
+
+	"github.com/skiff-dev/skiff/internal/controller/controllertest"
 )
 
 var podsGVR = v1.SchemeGroupVersion.WithResource("pods")
@@ -25,12 +27,13 @@ type harness struct {
 	client   *fake.Clientset
 	recorder *record.FakeRecorder
 	binds    atomic.Int64
+	changes  *controllertest.Changes // pod and node events, and bindings counted
 }
 
 // newHarness returns a fake clientset whose pods/binding subresource sets
 // spec.nodeName as the API server does, and counts bindings.
 func newHarness(objs ...runtime.Object) *harness {
-	h := &harness{client: fake.NewClientset(objs...), recorder: record.NewFakeRecorder(10000)}
+	h := &harness{client: fake.NewClientset(objs...), recorder: record.NewFakeRecorder(10000), changes: controllertest.NewChanges()}
 	h.client.PrependReactor("create", "pods", func(action k8stesting.Action) (bool, runtime.Object, error) {
 		if action.GetSubresource() != "binding" {
 			return false, nil, nil
@@ -50,6 +53,7 @@ func newHarness(objs ...runtime.Object) *harness {
 			return true, nil, err
 		}
 		h.binds.Add(1)
+		h.changes.Notify()
 		return true, b, nil
 	})
 	return h
@@ -62,6 +66,7 @@ func (h *harness) run(t testing.TB, workers int) {
 	s := New(h.client, factory, slog.New(slog.DiscardHandler), Options{
 		Recorder: h.recorder, InitialBackoff: 10 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
 	})
+	h.changes.Watch(t, factory.Core().V1().Pods().Informer(), factory.Core().V1().Nodes().Informer())
 	ctx, cancel := context.WithCancel(context.Background())
 	factory.Start(ctx.Done())
 	done := make(chan error, 1)
@@ -98,22 +103,6 @@ func (h *harness) create(t testing.TB, obj runtime.Object) {
 	}
 }
 
-// eventually polls cond until it holds or the deadline passes.
-func eventually(t testing.TB, timeout time.Duration, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, why := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v: %s", timeout, why)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func (h *harness) nodeOf(t testing.TB, name string) func() (bool, string) {
 	return func() (bool, string) {
 		n := h.pod(t, name).Spec.NodeName
@@ -128,7 +117,7 @@ func TestSchedulerSpreadsOwnerAcrossNodes(t *testing.T) {
 	}
 	h.run(t, 4)
 
-	eventually(t, 5*time.Second, func() (bool, string) {
+	h.changes.Eventually(t, "all 6 pods bound", func() (bool, string) {
 		return h.binds.Load() == 6, fmt.Sprintf("%d of 6 pods bound", h.binds.Load())
 	})
 	perNode := map[string]int{}
@@ -155,7 +144,7 @@ func TestSchedulerLeavesPodsItDoesNotServe(t *testing.T) {
 	h.run(t, 1)
 
 	h.create(t, makePod("mine", func(p *v1.Pod) { p.Spec.SchedulerName = v1.DefaultSchedulerName }))
-	eventually(t, 5*time.Second, h.nodeOf(t, "mine"))
+	h.changes.Eventually(t, "mine bound", h.nodeOf(t, "mine"))
 	for _, name := range []string{"other", "terminating"} {
 		if n := h.pod(t, name).Spec.NodeName; n != "" {
 			t.Errorf("pod %s was bound to %s", name, n)
@@ -169,7 +158,7 @@ func TestSchedulerReportsUnschedulableAndRetriesOnNewNode(t *testing.T) {
 	h.run(t, 2)
 
 	const want = "0/2 nodes are available: 1 Insufficient cpu, 1 node(s) were unschedulable."
-	eventually(t, 5*time.Second, func() (bool, string) {
+	h.changes.Eventually(t, "big reported unschedulable", func() (bool, string) {
 		for _, c := range h.pod(t, "big").Status.Conditions {
 			if c.Type == v1.PodScheduled {
 				return c.Status == v1.ConditionFalse && c.Reason == v1.PodReasonUnschedulable && c.Message == want,
@@ -183,7 +172,7 @@ func TestSchedulerReportsUnschedulableAndRetriesOnNewNode(t *testing.T) {
 	}
 
 	h.create(t, makeNode("large", allocatable("8", "8Gi", "110")))
-	eventually(t, 5*time.Second, h.nodeOf(t, "big"))
+	h.changes.Eventually(t, "big bound to the new node", h.nodeOf(t, "big"))
 	if n := h.pod(t, "big").Spec.NodeName; n != "large" {
 		t.Errorf("bound to %s, want large", n)
 	}
@@ -194,14 +183,14 @@ func TestSchedulerRetriesWhenAPodGoes(t *testing.T) {
 	h.create(t, makePod("second"))
 	h.run(t, 1)
 
-	eventually(t, 5*time.Second, func() (bool, string) {
+	h.changes.Eventually(t, "second reported unschedulable", func() (bool, string) {
 		c := h.pod(t, "second").Status.Conditions
 		return len(c) == 1 && c[0].Message == "0/1 nodes are available: 1 Too many pods.", fmt.Sprintf("conditions %+v", c)
 	})
 	if err := h.client.CoreV1().Pods("default").Delete(context.Background(), "first", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, h.nodeOf(t, "second"))
+	h.changes.Eventually(t, "second bound once first is gone", h.nodeOf(t, "second"))
 }
 
 func TestSchedulerNeverOverbooksANode(t *testing.T) {
@@ -211,7 +200,7 @@ func TestSchedulerNeverOverbooksANode(t *testing.T) {
 	}
 	h.run(t, 8)
 
-	eventually(t, 5*time.Second, func() (bool, string) {
+	h.changes.Eventually(t, "3 bound and 5 unschedulable", func() (bool, string) {
 		unsched := 0
 		for i := range 8 {
 			if c := h.pod(t, fmt.Sprintf("p%d", i)).Status.Conditions; len(c) == 1 {
@@ -234,7 +223,7 @@ func TestSchedulerRetriesAFailedBinding(t *testing.T) {
 	h.create(t, makePod("p"))
 	h.run(t, 1)
 
-	eventually(t, 5*time.Second, h.nodeOf(t, "p"))
+	h.changes.Eventually(t, "p bound after the failed binding", h.nodeOf(t, "p"))
 	if failures.Load() < 2 {
 		t.Errorf("binding attempts = %d, want a failed one and a retry", failures.Load())
 	}
@@ -288,7 +277,7 @@ func BenchmarkScheduleThousandPods(b *testing.B) {
 		h.recorder = &record.FakeRecorder{} // discard events
 		b.StartTimer()
 		h.run(b, 8)
-		eventually(b, 60*time.Second, func() (bool, string) {
+		h.changes.Eventually(b, "all 1000 pods bound", func() (bool, string) {
 			return h.binds.Load() == 1000, fmt.Sprintf("%d of 1000 bound", h.binds.Load())
 		})
 	}

@@ -84,7 +84,7 @@ func New(dir string, log *slog.Logger) (*Runtime, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("process: create state dir: %w", err)
 	}
-	r := &Runtime{dir: dir, log: log, now: time.Now, spawn: make(chan func()), quit: make(chan struct{}),
+	r := &Runtime{dir: dir, log: log.With("component", "runtime"), now: time.Now, spawn: make(chan func()), quit: make(chan struct{}),
 		containers: map[string]*container{}}
 	r.wg.Add(1)
 	go r.spawner()

@@ -29,9 +29,6 @@ import (
 // Epoch is the fake clock's starting time.
 var Epoch = time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
 
-// WaitTimeout bounds every wait; a test that waits longer has failed.
-const WaitTimeout = 20 * time.Second
-
 var bigWatchBuffers sync.Once
 
 // Cluster is a fake API server with informers over it.
@@ -43,17 +40,15 @@ type Cluster struct {
 	mu sync.Mutex // guards rv
 	rv int64
 
-	changed chan struct{} // receives a token after any informer event
+	changes *Changes // informer events, timers made and clock steps
 }
 
 // NewCluster returns a cluster holding objects. Informers for pods,
 // ReplicaSets, ReplicationControllers and Deployments are registered so that
 // waits wake up on their events; call Start after building controllers.
 func NewCluster(objects ...runtime.Object) *Cluster {
-	c := &Cluster{
-		changed: make(chan struct{}, 1),
-	}
-	c.Clock = newClock(Epoch, c.notify)
+	c := &Cluster{changes: NewChanges()}
+	c.Clock = newClock(Epoch, c.changes.Notify)
 	for _, obj := range objects {
 		m, err := meta.Accessor(obj)
 		if err != nil {
@@ -69,29 +64,21 @@ func NewCluster(objects ...runtime.Object) *Cluster {
 	c.Client = fake.NewSimpleClientset(objects...)
 	c.Client.PrependReactor("*", "*", c.react)
 	c.Factory = informers.NewSharedInformerFactory(c.Client, 0)
-	notify := cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(any) { c.notify() },
-		UpdateFunc: func(any, any) { c.notify() },
-		DeleteFunc: func(any) { c.notify() },
-	}
-	for _, inf := range []cache.SharedIndexInformer{
+	if err := c.changes.watch(
 		c.Factory.Core().V1().Pods().Informer(),
 		c.Factory.Core().V1().ReplicationControllers().Informer(),
 		c.Factory.Apps().V1().ReplicaSets().Informer(),
 		c.Factory.Apps().V1().Deployments().Informer(),
-	} {
-		if _, err := inf.AddEventHandler(notify); err != nil {
-			panic(err)
-		}
+	); err != nil {
+		panic(err)
 	}
 	return c
 }
 
-func (c *Cluster) notify() {
-	select {
-	case c.changed <- struct{}{}:
-	default:
-	}
+// Watch makes the events of more informers wake Eventually.
+func (c *Cluster) Watch(t testing.TB, informers ...cache.SharedInformer) {
+	t.Helper()
+	c.changes.Watch(t, informers...)
 }
 
 // Start starts the informers and waits for their caches.
@@ -110,25 +97,13 @@ func (c *Cluster) Start(t testing.TB, ctx context.Context) {
 // the last explanation cond gave.
 func (c *Cluster) Eventually(t testing.TB, what string, cond func() (bool, string)) {
 	t.Helper()
-	timeout := time.NewTimer(WaitTimeout)
-	defer timeout.Stop()
-	for {
-		ok, why := cond()
-		if ok {
-			return
-		}
-		select {
-		case <-c.changed:
-		case <-timeout.C:
-			t.Fatalf("timed out waiting for %s: %s", what, why)
-		}
-	}
+	c.changes.Eventually(t, what, cond)
 }
 
 // Step advances the fake clock and wakes waiters.
 func (c *Cluster) Step(d time.Duration) {
 	c.Clock.Step(d)
-	c.notify()
+	c.changes.Notify()
 }
 
 func (c *Cluster) nextRV() string {

@@ -5,5 +5,5 @@
 // keeping spec and the main resource keeping status, generation bumped on
 // spec changes, and strategic merge, JSON merge and JSON patches. Tests wait
 // for what they expect by re-checking on every informer event, never by
-// sleeping.
+// sleeping; Changes gives the same wait to tests built over other fakes.
 package controllertest

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"reflect"
-	"sync"
 
 	appsv1 "k8s.io/api/apps/v1"
 	v1 "k8s.io/api/core/v1"
@@ -24,11 +23,14 @@ import (
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
 
+	"github.com/skiff-dev/skiff/internal/controller"
 	"github.com/skiff-dev/skiff/internal/controller/controllerref"
 )
 
 // maxRetries is how many times a failing Deployment is retried, with
-// backoff, before it waits for the next change to it.
+// backoff, before it waits for the next change to it: 15, as upstream's
+// deployment controller. With the default rate limiter the retries wait 5ms,
+// 10ms, ... 82s: the key is dropped after about 2m45s of failures.
 const maxRetries = 15
 
 var controllerKind = appsv1.SchemeGroupVersion.WithKind("Deployment")
@@ -44,11 +46,9 @@ type Controller struct {
 	pods        corelisters.PodLister
 	synced      []cache.InformerSynced
 
-	// queue holds the keys to sync, retried with backoff on errors.
-	queue workqueue.TypedRateLimitingInterface[string]
-	// deadlines holds progress checks due at a time on c.clock; when due,
-	// a key moves to queue.
-	deadlines   workqueue.TypedDelayingInterface[string]
+	// loop syncs the keys of Deployments; its AddAfter schedules progress
+	// checks on c.clock.
+	loop        *controller.Loop[string]
 	recorder    record.EventRecorder
 	broadcaster record.EventBroadcaster // nil when a recorder was injected
 }
@@ -90,12 +90,19 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, l
 		log:      log.With("component", "deployment-controller"),
 		clock:    o.clock,
 		recorder: o.recorder,
-		// Retries back off in real time; only deadlines follow c.clock.
-		queue: workqueue.NewTypedRateLimitingQueueWithConfig(o.rateLimiter,
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: "deployment"}),
-		deadlines: workqueue.NewTypedDelayingQueueWithConfig(
-			workqueue.TypedDelayingQueueConfig[string]{Name: "deployment_deadlines", Clock: o.clock}),
 	}
+	// Upstream's policy: the default controller rate limiter, and a key is
+	// dropped after maxRetries. Retries back off in real time; only progress
+	// deadlines follow c.clock.
+	c.loop = controller.New(controller.Config[string]{
+		Name:        "deployment",
+		Log:         c.log,
+		Sync:        c.syncKey,
+		RateLimiter: o.rateLimiter,
+		MaxRetries:  maxRetries,
+		Clock:       o.clock,
+		LogLevel:    syncErrorLevel,
+	})
 	if c.recorder == nil {
 		c.broadcaster = record.NewBroadcaster()
 		c.recorder = c.broadcaster.NewRecorder(scheme.Scheme, v1.EventSource{Component: "deployment-controller"})
@@ -134,56 +141,31 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, l
 // Run syncs Deployments with the given number of workers until ctx is done.
 // The informer factory must be started by the caller.
 func (c *Controller) Run(ctx context.Context, workers int) error {
-	defer c.queue.ShutDown()
-	defer c.deadlines.ShutDown()
 	if c.broadcaster != nil {
 		c.broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: c.client.CoreV1().Events("")})
 		defer c.broadcaster.Shutdown()
 	}
-	c.log.Info("starting", "workers", workers)
-	defer c.log.Info("stopped")
-	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
-		return fmt.Errorf("deployment-controller: waiting for caches to sync: %w", ctx.Err())
-	}
-	var wg sync.WaitGroup
-	wg.Go(func() { moveDue(c.deadlines, c.queue) })
-	for range workers {
-		wg.Go(func() {
-			for c.processNext(ctx) {
-			}
-		})
-	}
-	<-ctx.Done()
-	c.queue.ShutDown()
-	c.deadlines.ShutDown()
-	wg.Wait()
-	return nil
+	return c.loop.Run(ctx, workers, c.synced...)
 }
 
-func (c *Controller) processNext(ctx context.Context) bool {
-	key, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(key)
+// syncKey syncs one Deployment. A namespace being deleted refuses the objects a
+// rollout needs, and no retry can change that: the key is done, as upstream.
+func (c *Controller) syncKey(ctx context.Context, key string) error {
 	err := c.syncDeployment(ctx, key)
-	switch {
-	case err == nil || isNamespaceTerminating(err):
-		c.queue.Forget(key)
-	case c.queue.NumRequeues(key) < maxRetries:
-		// Conflicts are routine: the cache was behind a write; the retry
-		// reads the newer version.
-		level := slog.LevelWarn
-		if apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) || apierrors.IsNotFound(err) {
-			level = slog.LevelDebug
-		}
-		c.log.Log(ctx, level, "sync failed, requeueing", "key", key, "err", err)
-		c.queue.AddRateLimited(key)
-	default:
-		c.log.Warn("dropping deployment out of the queue", "key", key, "err", err)
-		c.queue.Forget(key)
+	if isNamespaceTerminating(err) {
+		return nil
 	}
-	return true
+	return err
+}
+
+// syncErrorLevel logs routine errors at Debug: a conflict, or an object
+// already there or already gone, means the cache was behind a write, and the
+// retry reads the newer version.
+func syncErrorLevel(err error) slog.Level {
+	if apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) || apierrors.IsNotFound(err) {
+		return slog.LevelDebug
+	}
+	return slog.LevelWarn
 }
 
 func (c *Controller) enqueueObject(obj any) {
@@ -191,7 +173,7 @@ func (c *Controller) enqueueObject(obj any) {
 		obj = tomb.Obj
 	}
 	if d, ok := obj.(*appsv1.Deployment); ok {
-		c.queue.Add(d.Namespace + "/" + d.Name)
+		c.loop.Add(d.Namespace + "/" + d.Name)
 	}
 }
 
@@ -415,17 +397,4 @@ func (c *Controller) podsByReplicaSet(d *appsv1.Deployment, rsList []*appsv1.Rep
 // being deleted and refuses new objects.
 func isNamespaceTerminating(err error) bool {
 	return apierrors.HasStatusCause(err, v1.NamespaceTerminatingCause)
-}
-
-// moveDue moves keys from the delaying queue to the work queue as they fall
-// due, until the delaying queue shuts down.
-func moveDue(due workqueue.TypedDelayingInterface[string], to workqueue.TypedRateLimitingInterface[string]) {
-	for {
-		key, quit := due.Get()
-		if quit {
-			return
-		}
-		to.Add(key)
-		due.Done(key)
-	}
 }

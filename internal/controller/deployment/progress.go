@@ -168,10 +168,10 @@ func (c *Controller) requeueStuckDeployment(d *appsv1.Deployment, s appsv1.Deplo
 	after := cur.LastUpdateTime.Add(time.Duration(*d.Spec.ProgressDeadlineSeconds) * time.Second).Sub(c.clock.Now())
 	key := d.Namespace + "/" + d.Name
 	if after < time.Second {
-		c.queue.AddRateLimited(key)
+		c.loop.AddRateLimited(key)
 		return 0
 	}
 	// One more second absorbs millisecond skew in AddAfter.
-	c.deadlines.AddAfter(key, after+time.Second)
+	c.loop.AddAfter(key, after+time.Second)
 	return after
 }

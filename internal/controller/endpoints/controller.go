@@ -2,9 +2,7 @@ package endpoints
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
-	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -13,8 +11,14 @@ import (
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
-	"k8s.io/client-go/util/workqueue"
+
+	"github.com/skiff-dev/skiff/internal/controller"
+	"github.com/skiff-dev/skiff/internal/endpointslice"
 )
+
+// maxRetries is how many times a failing Service is retried before it waits for the next change
+// to it: 15, as upstream's endpoints and EndpointSlice controllers.
+const maxRetries = 15
 
 // Options configures a Controller; the zero value means upstream's defaults.
 type Options struct {
@@ -34,7 +38,7 @@ type Controller struct {
 	sliceIndex cache.Indexer
 	synced     []cache.InformerSynced
 
-	queue    workqueue.TypedRateLimitingInterface[string]
+	loop     *controller.Loop[string] // Service keys
 	triggers *triggerTracker
 	written  *sliceTracker
 }
@@ -49,16 +53,23 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, l
 		opts.MaxEndpointsPerSlice = DefaultMaxEndpointsPerSlice
 	}
 	c := &Controller{
-		client: client,
-		log:    log.With("component", "endpoints-controller"),
-		opts:   opts,
-		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
-			workqueue.DefaultTypedControllerRateLimiter[string](),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: "endpoints"},
-		),
+		client:   client,
+		log:      log.With("component", "endpoints-controller"),
+		opts:     opts,
 		triggers: newTriggerTracker(),
 		written:  newSliceTracker(),
 	}
+	// Upstream's endpoints controller's policy: the default controller rate limiter, and a Service
+	// is dropped after maxRetries. Failures are logged at Debug, as upstream logs them at V(2): a
+	// write that lost a race with another is retried and the next sync reads the newer state.
+	c.loop = controller.New(controller.Config[string]{
+		Name:       "endpoints",
+		Log:        c.log,
+		Sync:       c.sync,
+		MaxRetries: maxRetries,
+		LogLevel:   func(error) slog.Level { return slog.LevelDebug },
+		Prepare:    c.queueLeftovers,
+	})
 
 	svcInf := factory.Core().V1().Services()
 	podInf := factory.Core().V1().Pods()
@@ -68,7 +79,7 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, l
 	c.pods = podInf.Lister()
 	c.endpoints = epInf.Lister()
 	c.sliceIndex = sliceInf.Informer().GetIndexer()
-	if err := AddSliceIndex(sliceInf.Informer()); err != nil {
+	if err := endpointslice.AddIndex(sliceInf.Informer()); err != nil {
 		c.log.Error("adding slice index", "err", err)
 	}
 
@@ -107,48 +118,17 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, l
 // Run syncs with the given number of workers until ctx is done, then returns nil. The informer
 // factory must be started by the caller.
 func (c *Controller) Run(ctx context.Context, workers int) error {
-	defer c.queue.ShutDown()
-	c.log.Info("starting", "workers", workers)
-	defer c.log.Info("stopped")
-	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
-		return fmt.Errorf("endpoints: waiting for caches to sync: %w", ctx.Err())
-	}
-	// Endpoints whose Service went away while no controller ran are found by syncing their key
-	// once; every Service is queued by its informer's initial adds.
-	if eps, err := c.endpoints.List(labels.Everything()); err == nil {
-		for _, ep := range eps {
-			c.queue.Add(ep.Namespace + "/" + ep.Name)
-		}
-	}
-	var wg sync.WaitGroup
-	for range max(workers, 1) {
-		wg.Go(func() {
-			for c.processNext(ctx) {
-			}
-		})
-	}
-	<-ctx.Done()
-	c.queue.ShutDown()
-	wg.Wait()
-	return nil
+	return c.loop.Run(ctx, workers, c.synced...)
 }
 
-func (c *Controller) processNext(ctx context.Context) bool {
-	key, quit := c.queue.Get()
-	if quit {
-		return false
+// queueLeftovers queues the key of every Endpoints object, so that one whose Service went away
+// while no controller ran is found; every Service is queued by its informer's initial adds.
+func (c *Controller) queueLeftovers(context.Context) {
+	if eps, err := c.endpoints.List(labels.Everything()); err == nil {
+		for _, ep := range eps {
+			c.loop.Add(ep.Namespace + "/" + ep.Name)
+		}
 	}
-	defer c.queue.Done(key)
-	err := c.sync(ctx, key)
-	if err == nil {
-		c.queue.Forget(key)
-		return true
-	}
-	if ctx.Err() == nil {
-		c.log.Debug("sync failed, requeueing", "service", key, "err", err)
-	}
-	c.queue.AddRateLimited(key)
-	return true
 }
 
 func (c *Controller) enqueueObject(obj any) {
@@ -156,7 +136,7 @@ func (c *Controller) enqueueObject(obj any) {
 	if err != nil {
 		return
 	}
-	c.queue.Add(key)
+	c.loop.Add(key)
 }
 
 // enqueueSelecting queues every selector Service in the pod's namespace whose selector matches
@@ -175,7 +155,7 @@ func (c *Controller) enqueueSelecting(pod *corev1.Pod) {
 			continue
 		}
 		if labels.SelectorFromValidatedSet(svc.Spec.Selector).Matches(set) {
-			c.queue.Add(svc.Namespace + "/" + svc.Name)
+			c.loop.Add(svc.Namespace + "/" + svc.Name)
 		}
 	}
 }
@@ -220,7 +200,7 @@ func (c *Controller) changedEndpoints(obj any) {
 	}
 	svc, err := c.services.Services(ep.Namespace).Get(ep.Name)
 	if err == nil && len(svc.Spec.Selector) == 0 {
-		c.queue.Add(ep.Namespace + "/" + ep.Name)
+		c.loop.Add(ep.Namespace + "/" + ep.Name)
 	}
 }
 
@@ -230,7 +210,7 @@ func (c *Controller) changedSlice(obj any) {
 		return
 	}
 	if name := s.Labels[discoveryv1.LabelServiceName]; name != "" {
-		c.queue.Add(s.Namespace + "/" + name)
+		c.loop.Add(s.Namespace + "/" + name)
 	}
 }
 
@@ -254,40 +234,7 @@ func managed(s *discoveryv1.EndpointSlice) bool {
 	return m == ManagedBy || m == MirrorManagedBy
 }
 
-// SliceIndex names the EndpointSlice informer index from "<namespace>/<service name>" to the
-// slices labelled for that Service. The service proxy adds the same index under the same name;
-// whichever registers first serves both.
-const SliceIndex = "skiff.dev/service-name"
-
-// AddSliceIndex adds SliceIndex to an EndpointSlice informer unless it is there already.
-func AddSliceIndex(inf cache.SharedIndexInformer) error {
-	if _, ok := inf.GetIndexer().GetIndexers()[SliceIndex]; ok {
-		return nil
-	}
-	return inf.AddIndexers(cache.Indexers{SliceIndex: func(obj any) ([]string, error) {
-		s, ok := obj.(*discoveryv1.EndpointSlice)
-		if !ok {
-			return nil, nil
-		}
-		name := s.Labels[discoveryv1.LabelServiceName]
-		if name == "" {
-			return nil, nil
-		}
-		return []string{s.Namespace + "/" + name}, nil
-	}})
-}
-
 // slicesOf returns the cached slices labelled for the Service ns/name.
 func (c *Controller) slicesOf(ns, name string) []*discoveryv1.EndpointSlice {
-	objs, err := c.sliceIndex.ByIndex(SliceIndex, ns+"/"+name)
-	if err != nil {
-		return nil
-	}
-	out := make([]*discoveryv1.EndpointSlice, 0, len(objs))
-	for _, o := range objs {
-		if s, ok := o.(*discoveryv1.EndpointSlice); ok {
-			out = append(out, s)
-		}
-	}
-	return out
+	return endpointslice.ForService(c.sliceIndex, ns, name)
 }

@@ -16,7 +16,6 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	k8stesting "k8s.io/client-go/testing"
-	"k8s.io/client-go/tools/cache"
 
 	"github.com/skiff-dev/skiff/internal/controller/controllertest"
 )
@@ -26,30 +25,19 @@ import (
 type env struct {
 	cluster *controllertest.Cluster
 	ctrl    *Controller
-	changed chan struct{}
 	rv      atomic.Int64
 }
 
 func newEnv(t *testing.T, run bool, objs ...runtime.Object) *env {
 	t.Helper()
-	e := &env{cluster: controllertest.NewCluster(objs...), changed: make(chan struct{}, 1)}
+	e := &env{cluster: controllertest.NewCluster(objs...)}
 	e.rv.Store(1000)
 	e.ctrl = New(e.cluster.Client, e.cluster.Factory, slog.New(slog.DiscardHandler), Options{})
-	notify := cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(any) { e.notify() },
-		UpdateFunc: func(any, any) { e.notify() },
-		DeleteFunc: func(any) { e.notify() },
-	}
-	for _, inf := range []cache.SharedIndexInformer{
+	e.cluster.Watch(t,
 		e.cluster.Factory.Core().V1().Endpoints().Informer(),
 		e.cluster.Factory.Discovery().V1().EndpointSlices().Informer(),
 		e.cluster.Factory.Core().V1().Services().Informer(),
-		e.cluster.Factory.Core().V1().Pods().Informer(),
-	} {
-		if _, err := inf.AddEventHandler(notify); err != nil {
-			t.Fatal(err)
-		}
-	}
+	)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	t.Cleanup(func() {
@@ -68,30 +56,6 @@ func newEnv(t *testing.T, run bool, objs ...runtime.Object) *env {
 		}()
 	}
 	return e
-}
-
-func (e *env) notify() {
-	select {
-	case e.changed <- struct{}{}:
-	default:
-	}
-}
-
-// eventually waits until cond holds, re-checking after every informer event.
-func (e *env) eventually(t *testing.T, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.After(controllertest.WaitTimeout)
-	for {
-		ok, why := cond()
-		if ok {
-			return
-		}
-		select {
-		case <-e.changed:
-		case <-deadline:
-			t.Fatalf("timed out waiting for %s: %s", what, why)
-		}
-	}
 }
 
 // setPod stores pod as it is (deletion timestamp included), as the API server's graceful delete
@@ -159,7 +123,7 @@ func TestControllerWritesEndpointsAndSlices(t *testing.T) {
 		pod("a", "127.0.1.1").obj(), pod("b", "127.0.1.2").notReady().obj(),
 		pod("other", "127.0.1.9").labels("app", "other").obj())
 
-	e.eventually(t, "endpoints", e.endpointsAre("kubia", "[127.0.1.1]", "[127.0.1.2]"))
+	e.cluster.Eventually(t, "endpoints", e.endpointsAre("kubia", "[127.0.1.1]", "[127.0.1.2]"))
 	ep, _ := e.endpoints("kubia")
 	if ep.Labels["tier"] != "web" {
 		t.Errorf("endpoints labels %v; want the Service's", ep.Labels)
@@ -172,7 +136,7 @@ func TestControllerWritesEndpointsAndSlices(t *testing.T) {
 		t.Errorf("address %+v; want targetRef pod a and nodeName node-1", a)
 	}
 
-	e.eventually(t, "one slice", func() (bool, string) {
+	e.cluster.Eventually(t, "one slice", func() (bool, string) {
 		ss := e.slices("kubia")
 		return len(ss) == 1 && len(ss[0].Endpoints) == 2, fmt.Sprintf("%d slices", len(ss))
 	})
@@ -190,12 +154,12 @@ func TestControllerWritesEndpointsAndSlices(t *testing.T) {
 
 func TestControllerDropsTerminatingPodAtOnce(t *testing.T) {
 	e := newEnv(t, true, service("kubia").obj(), pod("a", "127.0.1.1").obj(), pod("b", "127.0.1.2").obj())
-	e.eventually(t, "both pods ready", e.endpointsAre("kubia", "[127.0.1.1 127.0.1.2]", "[]"))
+	e.cluster.Eventually(t, "both pods ready", e.endpointsAre("kubia", "[127.0.1.1 127.0.1.2]", "[]"))
 
 	// Deleted with a grace period: still Ready, but terminating.
 	e.setPod(t, pod("b", "127.0.1.2").terminating().obj())
-	e.eventually(t, "b gone from endpoints", e.endpointsAre("kubia", "[127.0.1.1]", "[]"))
-	e.eventually(t, "b terminating in its slice", func() (bool, string) {
+	e.cluster.Eventually(t, "b gone from endpoints", e.endpointsAre("kubia", "[127.0.1.1]", "[]"))
+	e.cluster.Eventually(t, "b terminating in its slice", func() (bool, string) {
 		for _, s := range e.slices("kubia") {
 			for _, ep := range s.Endpoints {
 				if ep.Addresses[0] == "127.0.1.2" {
@@ -212,7 +176,7 @@ func TestControllerDropsTerminatingPodAtOnce(t *testing.T) {
 	if err := e.cluster.Client.Tracker().Delete(corev1.SchemeGroupVersion.WithResource("pods"), "default", "b"); err != nil {
 		t.Fatal(err)
 	}
-	e.eventually(t, "b gone from slices", func() (bool, string) {
+	e.cluster.Eventually(t, "b gone from slices", func() (bool, string) {
 		ss := e.slices("kubia")
 		return len(ss) == 1 && len(ss[0].Endpoints) == 1, fmt.Sprintf("%d slices", len(ss))
 	})
@@ -222,7 +186,7 @@ func TestControllerFollowsSelectorAndLabels(t *testing.T) {
 	e := newEnv(t, true, service("kubia").obj(),
 		pod("v1", "127.0.1.1").labels("app", "kubia", "version", "v1").obj(),
 		pod("v2", "127.0.1.2").labels("app", "kubia", "version", "v2").obj())
-	e.eventually(t, "both versions", e.endpointsAre("kubia", "[127.0.1.1 127.0.1.2]", "[]"))
+	e.cluster.Eventually(t, "both versions", e.endpointsAre("kubia", "[127.0.1.1 127.0.1.2]", "[]"))
 
 	// Blue-green: `kubectl set selector service kubia app=kubia,version=v2`.
 	svc := service("kubia").obj()
@@ -230,12 +194,12 @@ func TestControllerFollowsSelectorAndLabels(t *testing.T) {
 	if _, err := e.cluster.Client.CoreV1().Services("default").Update(context.Background(), svc, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	e.eventually(t, "v2 only", e.endpointsAre("kubia", "[127.0.1.2]", "[]"))
+	e.cluster.Eventually(t, "v2 only", e.endpointsAre("kubia", "[127.0.1.2]", "[]"))
 
 	// Relabelling a pod out of the selector takes it out.
 	e.setPod(t, pod("v2", "127.0.1.2").labels("app", "kubia", "version", "debug").obj())
-	e.eventually(t, "no pods", e.endpointsAre("kubia", "[]", "[]"))
-	e.eventually(t, "an empty placeholder slice", func() (bool, string) {
+	e.cluster.Eventually(t, "no pods", e.endpointsAre("kubia", "[]", "[]"))
+	e.cluster.Eventually(t, "an empty placeholder slice", func() (bool, string) {
 		ss := e.slices("kubia")
 		return len(ss) == 1 && len(ss[0].Endpoints) == 0, fmt.Sprintf("%d slices", len(ss))
 	})
@@ -246,14 +210,14 @@ func TestControllerWritesNothingWhenNothingChanged(t *testing.T) {
 	ctx := context.Background()
 	syncSettled := func() {
 		t.Helper()
-		e.eventually(t, "a sync that finds the cache current", func() (bool, string) {
+		e.cluster.Eventually(t, "a sync that finds the cache current", func() (bool, string) {
 			err := e.ctrl.sync(ctx, "default/kubia")
 			return err == nil, fmt.Sprint(err)
 		})
 	}
 	syncSettled()
-	e.eventually(t, "endpoints cached", e.endpointsAre("kubia", "[127.0.1.1]", "[]"))
-	e.eventually(t, "slice cached", func() (bool, string) { return len(e.slices("kubia")) == 1, "no slice" })
+	e.cluster.Eventually(t, "endpoints cached", e.endpointsAre("kubia", "[127.0.1.1]", "[]"))
+	e.cluster.Eventually(t, "slice cached", func() (bool, string) { return len(e.slices("kubia")) == 1, "no slice" })
 	epWrites, sliceWrites := e.writes("endpoints"), e.writes("endpointslices")
 	if epWrites != 1 || sliceWrites != 1 {
 		t.Fatalf("first sync: %d endpoints and %d slice writes; want one create each", epWrites, sliceWrites)
@@ -268,7 +232,7 @@ func TestControllerWritesNothingWhenNothingChanged(t *testing.T) {
 	p := pod("a", "127.0.1.1").obj()
 	p.Annotations = map[string]string{"note": "x"}
 	e.setPod(t, p)
-	e.eventually(t, "pod change cached", func() (bool, string) {
+	e.cluster.Eventually(t, "pod change cached", func() (bool, string) {
 		got, _ := e.ctrl.pods.Pods("default").Get("a")
 		return got != nil && got.Annotations["note"] == "x", "old pod"
 	})
@@ -290,7 +254,7 @@ func TestControllerLeavesSelectorlessServicesAlone(t *testing.T) {
 	}
 	e := newEnv(t, true, service("external").noSelector().obj(), userEP, pod("a", "127.0.1.1").labels("app", "external").obj())
 
-	e.eventually(t, "a mirrored slice", func() (bool, string) {
+	e.cluster.Eventually(t, "a mirrored slice", func() (bool, string) {
 		ss := e.slices("external")
 		if len(ss) != 1 {
 			return false, fmt.Sprintf("%d slices", len(ss))
@@ -314,7 +278,7 @@ func TestControllerLeavesSelectorlessServicesAlone(t *testing.T) {
 	if _, err := e.cluster.Client.CoreV1().Endpoints("default").Update(context.Background(), ep, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	e.eventually(t, "the mirror updated", func() (bool, string) {
+	e.cluster.Eventually(t, "the mirror updated", func() (bool, string) {
 		ss := e.slices("external")
 		return len(ss) == 1 && len(ss[0].Endpoints) == 1 && ss[0].Endpoints[0].Addresses[0] == "127.0.5.2", fmt.Sprint(ss)
 	})
@@ -322,13 +286,13 @@ func TestControllerLeavesSelectorlessServicesAlone(t *testing.T) {
 
 func TestControllerCleansUpDeletedService(t *testing.T) {
 	e := newEnv(t, true, service("kubia").obj(), pod("a", "127.0.1.1").obj())
-	e.eventually(t, "endpoints", e.endpointsAre("kubia", "[127.0.1.1]", "[]"))
-	e.eventually(t, "slice", func() (bool, string) { return len(e.slices("kubia")) == 1, "no slice" })
+	e.cluster.Eventually(t, "endpoints", e.endpointsAre("kubia", "[127.0.1.1]", "[]"))
+	e.cluster.Eventually(t, "slice", func() (bool, string) { return len(e.slices("kubia")) == 1, "no slice" })
 
 	if err := e.cluster.Client.CoreV1().Services("default").Delete(context.Background(), "kubia", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	e.eventually(t, "endpoints and slices gone", func() (bool, string) {
+	e.cluster.Eventually(t, "endpoints and slices gone", func() (bool, string) {
 		_, err := e.endpoints("kubia")
 		n := len(e.slices("kubia"))
 		return apierrors.IsNotFound(err) && n == 0, fmt.Sprintf("endpoints err %v, %d slices", err, n)
@@ -337,14 +301,14 @@ func TestControllerCleansUpDeletedService(t *testing.T) {
 
 func TestControllerRecreatesDeletedEndpoints(t *testing.T) {
 	e := newEnv(t, true, service("kubia").obj(), pod("a", "127.0.1.1").obj())
-	e.eventually(t, "endpoints", e.endpointsAre("kubia", "[127.0.1.1]", "[]"))
+	e.cluster.Eventually(t, "endpoints", e.endpointsAre("kubia", "[127.0.1.1]", "[]"))
 	if err := e.cluster.Client.CoreV1().Endpoints("default").Delete(context.Background(), "kubia", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	e.eventually(t, "endpoints back", func() (bool, string) {
+	e.cluster.Eventually(t, "endpoints back", func() (bool, string) {
 		return e.writes("endpoints") >= 3, fmt.Sprintf("%d endpoints writes", e.writes("endpoints"))
 	})
-	e.eventually(t, "endpoints content", e.endpointsAre("kubia", "[127.0.1.1]", "[]"))
+	e.cluster.Eventually(t, "endpoints content", e.endpointsAre("kubia", "[127.0.1.1]", "[]"))
 }
 
 func TestControllerIgnoresExternalName(t *testing.T) {
@@ -354,8 +318,8 @@ func TestControllerIgnoresExternalName(t *testing.T) {
 	ext.Spec.ClusterIP = ""
 	e := newEnv(t, true, ext, service("kubia").obj(), pod("a", "127.0.1.1").labels("app", "db").obj())
 	// kubia is synced after db by the same workers; once it has endpoints, db has been synced.
-	e.eventually(t, "kubia synced", e.endpointsAre("kubia", "[]", "[]"))
-	e.eventually(t, "queue drained", func() (bool, string) { return e.ctrl.queue.Len() == 0, "queue not empty" })
+	e.cluster.Eventually(t, "kubia synced", e.endpointsAre("kubia", "[]", "[]"))
+	e.cluster.Eventually(t, "queue drained", func() (bool, string) { return e.ctrl.loop.Len() == 0, "queue not empty" })
 	if _, err := e.endpoints("db"); !apierrors.IsNotFound(err) {
 		t.Errorf("an ExternalName Service got Endpoints (err %v)", err)
 	}

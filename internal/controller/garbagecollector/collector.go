@@ -18,6 +18,8 @@ import (
 	"k8s.io/client-go/metadata/metadatainformer"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
+
+	"github.com/skiff-dev/skiff/internal/controller"
 )
 
 // Index names added to each informer; prefixed so they do not clash with
@@ -46,8 +48,8 @@ type GarbageCollector struct {
 	// dependents holds UIDs of objects whose owners may be gone or deleting;
 	// owners holds UIDs of objects that were deleted, or are being deleted
 	// with a foreground or orphan finalizer.
-	dependents workqueue.TypedRateLimitingInterface[types.UID]
-	owners     workqueue.TypedRateLimitingInterface[types.UID]
+	dependents *controller.Loop[types.UID]
+	owners     *controller.Loop[types.UID]
 
 	mu     sync.Mutex // guards absent
 	absent map[types.UID]struct{}
@@ -69,18 +71,28 @@ func New(client metadata.Interface, factory metadatainformer.SharedInformerFacto
 		log:       log.With("component", "garbage-collector"),
 		opts:      opts,
 		informers: map[schema.GroupVersionResource]cache.SharedIndexInformer{},
-		// Per-item back-off only: a burst of conflicts must not be throttled
-		// by an overall rate limit.
-		dependents: workqueue.NewTypedRateLimitingQueueWithConfig(
-			workqueue.NewTypedItemExponentialFailureRateLimiter[types.UID](5*time.Millisecond, 30*time.Second),
-			workqueue.TypedRateLimitingQueueConfig[types.UID]{Name: "gc-dependents"},
-		),
-		owners: workqueue.NewTypedRateLimitingQueueWithConfig(
-			workqueue.NewTypedItemExponentialFailureRateLimiter[types.UID](5*time.Millisecond, 30*time.Second),
-			workqueue.TypedRateLimitingQueueConfig[types.UID]{Name: "gc-owners"},
-		),
-		absent: map[types.UID]struct{}{},
+		absent:    map[types.UID]struct{}{},
 	}
+	// Retried for as long as they fail, as upstream's attemptToDelete and attemptToOrphan
+	// queues are. Unlike upstream (the default controller rate limiter) the back-off is per
+	// object only, 5ms to 30s: a burst of conflicts must not be throttled by an overall rate
+	// limit. Conflicts are routine, the cache was behind a write, and are logged at Debug.
+	loop := func(name string, sync func(context.Context, types.UID) error) *controller.Loop[types.UID] {
+		return controller.New(controller.Config[types.UID]{
+			Name:        name,
+			Log:         gc.log,
+			Sync:        sync,
+			RateLimiter: workqueue.NewTypedItemExponentialFailureRateLimiter[types.UID](5*time.Millisecond, 30*time.Second),
+			LogLevel: func(err error) slog.Level {
+				if apierrors.IsConflict(err) {
+					return slog.LevelDebug
+				}
+				return slog.LevelWarn
+			},
+		})
+	}
+	gc.dependents = loop("gc-dependents", gc.syncDependent)
+	gc.owners = loop("gc-owners", gc.syncOwner)
 	for _, gvr := range resources {
 		inf := factory.ForResource(gvr).Informer()
 		if err := inf.AddIndexers(cache.Indexers{uidIndex: indexByUID, ownerIndex: indexByOwner}); err != nil {
@@ -176,50 +188,21 @@ func hasGCFinalizer(m metav1.Object) bool {
 
 // Run collects with workers workers per queue until ctx is done.
 func (gc *GarbageCollector) Run(ctx context.Context, workers int) error {
-	defer gc.dependents.ShutDown()
-	defer gc.owners.ShutDown()
 	synced := make([]cache.InformerSynced, 0, len(gc.informers))
 	for _, inf := range gc.informers {
 		synced = append(synced, inf.HasSynced)
 	}
+	// Waited for once, so that both queues start together.
 	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
-		return fmt.Errorf("garbage collector: waiting for caches: %w", ctx.Err())
+		return fmt.Errorf("garbage collector: waiting for caches to sync: %w", ctx.Err())
 	}
-	gc.log.Info("started", "resources", len(gc.informers), "workers", workers)
+	gc.log.Info("collecting", "resources", len(gc.informers))
 	var wg sync.WaitGroup
-	for range max(workers, 1) {
-		wg.Go(func() {
-			for gc.process(ctx, gc.dependents, gc.syncDependent) {
-			}
-		})
-		wg.Go(func() {
-			for gc.process(ctx, gc.owners, gc.syncOwner) {
-			}
-		})
+	for _, l := range []*controller.Loop[types.UID]{gc.dependents, gc.owners} {
+		wg.Go(func() { _ = l.Run(ctx, workers) }) // with no caches to wait for, Run returns nil
 	}
-	<-ctx.Done()
-	gc.dependents.ShutDown()
-	gc.owners.ShutDown()
 	wg.Wait()
 	return nil
-}
-
-func (gc *GarbageCollector) process(ctx context.Context, q workqueue.TypedRateLimitingInterface[types.UID],
-	sync func(context.Context, types.UID) error) bool {
-	uid, quit := q.Get()
-	if quit {
-		return false
-	}
-	defer q.Done(uid)
-	if err := sync(ctx, uid); err != nil {
-		if !apierrors.IsConflict(err) {
-			gc.log.Warn("sync failed", "uid", uid, "err", err)
-		}
-		q.AddRateLimited(uid)
-		return true
-	}
-	q.Forget(uid)
-	return true
 }
 
 // cached is one object from the informers, with the resource it belongs to.

@@ -20,6 +20,8 @@ import (
 	"k8s.io/client-go/metadata/fake"
 	"k8s.io/client-go/metadata/metadatainformer"
 	k8stesting "k8s.io/client-go/testing"
+
+	"github.com/skiff-dev/skiff/internal/controller/controllertest"
 )
 
 var (
@@ -40,8 +42,9 @@ var kinds = map[schema.GroupVersionResource]string{
 // a deletionTimestamp, and it goes once its last finalizer is removed. It
 // also keeps resourceVersions and honours them in patches and preconditions.
 type cluster struct {
-	client *fake.FakeMetadataClient
-	rv     atomic.Int64
+	client  *fake.FakeMetadataClient
+	rv      atomic.Int64
+	changes *controllertest.Changes // informer events and API calls
 }
 
 func (c *cluster) nextRV() string { return strconv.FormatInt(c.rv.Add(1), 10) }
@@ -51,7 +54,7 @@ func newCluster(t *testing.T) *cluster {
 	if err := metav1.AddMetaToScheme(scheme); err != nil {
 		t.Fatal(err)
 	}
-	c := &cluster{client: fake.NewSimpleMetadataClient(scheme)}
+	c := &cluster{client: fake.NewSimpleMetadataClient(scheme), changes: controllertest.NewChanges()}
 	tracker := c.client.Tracker()
 	c.client.PrependReactor("delete", "*", func(a k8stesting.Action) (bool, runtime.Object, error) {
 		d := a.(k8stesting.DeleteActionImpl)
@@ -109,6 +112,12 @@ func newCluster(t *testing.T) *cluster {
 		m.ResourceVersion = c.nextRV()
 		return true, m, tracker.Update(p.Resource, m, p.Namespace)
 	})
+	// Every call wakes waiters too, for conditions on the calls recorded: the fake records a
+	// call before its reactors run.
+	c.client.PrependReactor("*", "*", func(k8stesting.Action) (bool, runtime.Object, error) {
+		c.changes.Notify()
+		return false, nil, nil
+	})
 	return c
 }
 
@@ -161,10 +170,13 @@ func (c *cluster) run(t *testing.T) {
 		mapper.Add(gvr.GroupVersion().WithKind(kind), meta.RESTScopeNamespace)
 	}
 	factory := metadatainformer.NewSharedInformerFactory(c.client, 0)
-	gc, err := New(c.client, factory, mapper, []schema.GroupVersionResource{deployments, replicasets, pods, configmaps},
-		slog.New(slog.DiscardHandler), Options{RecheckInterval: 50 * time.Millisecond})
+	watched := []schema.GroupVersionResource{deployments, replicasets, pods, configmaps}
+	gc, err := New(c.client, factory, mapper, watched, slog.New(slog.DiscardHandler), Options{RecheckInterval: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, gvr := range watched {
+		c.changes.Watch(t, factory.ForResource(gvr).Informer())
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	factory.Start(ctx.Done())
@@ -177,21 +189,6 @@ func (c *cluster) run(t *testing.T) {
 		}
 		factory.Shutdown()
 	})
-}
-
-func eventually(t *testing.T, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		ok, why := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal(why)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 func (c *cluster) gone(gvr schema.GroupVersionResource, names ...string) func() (bool, string) {
@@ -223,10 +220,10 @@ func TestBackgroundDeletionCascades(t *testing.T) {
 	c.run(t)
 
 	c.delete(t, deployments, "web", metav1.DeletePropagationBackground)
-	eventually(t, c.gone(replicasets, "web-1"))
-	eventually(t, c.gone(pods, "web-1-a", "web-1-b"))
+	c.changes.Eventually(t, "the replicaset collected", c.gone(replicasets, "web-1"))
+	c.changes.Eventually(t, "its pods collected", c.gone(pods, "web-1-a", "web-1-b"))
 
-	eventually(t, func() (bool, string) {
+	c.changes.Eventually(t, "the shared pod released", func() (bool, string) {
 		p, ok := c.get(pods, "shared")
 		if !ok {
 			return false, "pod with a living second owner was deleted"
@@ -249,9 +246,9 @@ func TestForegroundDeletionRemovesDependentsFirst(t *testing.T) {
 	if !ok || d.DeletionTimestamp == nil {
 		t.Fatal("foreground delete did not leave the deployment in deletion")
 	}
-	eventually(t, c.gone(deployments, "web"))
-	eventually(t, c.gone(replicasets, "web-1"))
-	eventually(t, c.gone(pods, "web-1-a", "web-1-b"))
+	c.changes.Eventually(t, "the deployment gone", c.gone(deployments, "web"))
+	c.changes.Eventually(t, "the replicaset gone", c.gone(replicasets, "web-1"))
+	c.changes.Eventually(t, "the pods gone", c.gone(pods, "web-1-a", "web-1-b"))
 
 	// Order of writes: both pods deleted, then the replicaset released, then
 	// the deployment.
@@ -294,7 +291,7 @@ func TestOrphanDeletionKeepsDependents(t *testing.T) {
 	c.run(t)
 
 	c.delete(t, deployments, "web", metav1.DeletePropagationOrphan)
-	eventually(t, c.gone(deployments, "web"))
+	c.changes.Eventually(t, "the deployment gone", c.gone(deployments, "web"))
 	rs, ok := c.get(replicasets, "web-1")
 	if !ok {
 		t.Fatal("orphaned replicaset was deleted")
@@ -330,8 +327,8 @@ func TestDanglingReferencesFoundAtStart(t *testing.T) {
 	c.add(t, pods, "db-0", owner(sts, true))
 	c.run(t)
 
-	eventually(t, c.gone(pods, "orphan-of-ghost", "orphan-of-old-uid"))
-	eventually(t, func() (bool, string) {
+	c.changes.Eventually(t, "the dangling pods collected", c.gone(pods, "orphan-of-ghost", "orphan-of-old-uid"))
+	c.changes.Eventually(t, "a live read of the statefulset", func() (bool, string) {
 		for _, a := range c.client.Actions() {
 			if a.GetVerb() == "get" && a.GetResource() == statefulsets {
 				return true, ""

@@ -17,6 +17,8 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	metafake "k8s.io/client-go/metadata/fake"
 	k8stesting "k8s.io/client-go/testing"
+
+	"github.com/skiff-dev/skiff/internal/controller/controllertest"
 )
 
 var (
@@ -29,8 +31,9 @@ var (
 // that delete as the API server does: objects with finalizers only get a
 // deletionTimestamp, and a finalized namespace goes away.
 type fakeServer struct {
-	typed *fake.Clientset
-	meta  *metafake.FakeMetadataClient
+	typed   *fake.Clientset
+	meta    *metafake.FakeMetadataClient
+	changes *controllertest.Changes // namespace events
 }
 
 func newFakeServer(t *testing.T, namespaces ...runtime.Object) *fakeServer {
@@ -38,7 +41,8 @@ func newFakeServer(t *testing.T, namespaces ...runtime.Object) *fakeServer {
 	if err := metav1.AddMetaToScheme(scheme); err != nil {
 		t.Fatal(err)
 	}
-	s := &fakeServer{typed: fake.NewClientset(namespaces...), meta: metafake.NewSimpleMetadataClient(scheme)}
+	s := &fakeServer{typed: fake.NewClientset(namespaces...), meta: metafake.NewSimpleMetadataClient(scheme),
+		changes: controllertest.NewChanges()}
 
 	nsGVR := v1.SchemeGroupVersion.WithResource("namespaces")
 	// The fake sends namespaces/finalize as a create.
@@ -108,6 +112,7 @@ func (s *fakeServer) run(t *testing.T) {
 	factory := informers.NewSharedInformerFactory(s.typed, 0)
 	c := New(s.typed, s.meta, factory, []schema.GroupVersionResource{pods, configmaps, deployments},
 		slog.New(slog.DiscardHandler), Options{MinRetry: 5 * time.Millisecond, MaxRetry: 50 * time.Millisecond})
+	s.changes.Watch(t, factory.Core().V1().Namespaces().Informer())
 	ctx, cancel := context.WithCancel(context.Background())
 	factory.Start(ctx.Done())
 	done := make(chan error, 1)
@@ -129,21 +134,6 @@ func terminating(name string) *v1.Namespace {
 	}
 }
 
-func eventually(t *testing.T, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		ok, why := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal(why)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func TestEmptiesThenFinalizesNamespace(t *testing.T) {
 	alive := &v1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "alive"}, Spec: v1.NamespaceSpec{Finalizers: []v1.FinalizerName{v1.FinalizerKubernetes}}}
 	s := newFakeServer(t, terminating("doomed"), alive)
@@ -157,7 +147,7 @@ func TestEmptiesThenFinalizesNamespace(t *testing.T) {
 
 	// Everything without finalizers goes; the held pod waits, and the
 	// namespace says so.
-	eventually(t, func() (bool, string) {
+	s.changes.Eventually(t, "the held pod reported", func() (bool, string) {
 		ns, err := s.typed.CoreV1().Namespaces().Get(ctx, "doomed", metav1.GetOptions{})
 		if err != nil {
 			return false, err.Error()
@@ -186,7 +176,7 @@ func TestEmptiesThenFinalizesNamespace(t *testing.T) {
 	if err := s.meta.Tracker().Delete(pods, "doomed", "held"); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, func() (bool, string) {
+	s.changes.Eventually(t, "the namespace finalized", func() (bool, string) {
 		_, err := s.typed.CoreV1().Namespaces().Get(ctx, "doomed", metav1.GetOptions{})
 		return apierrors.IsNotFound(err), fmt.Sprintf("namespace still there: %v", err)
 	})

@@ -17,7 +17,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
-	"k8s.io/client-go/util/workqueue"
+
+	"github.com/skiff-dev/skiff/internal/controller"
 )
 
 // Options configure the controller.
@@ -28,16 +29,18 @@ type Options struct {
 
 // Controller assigns pod CIDRs to nodes.
 type Controller struct {
-	client kubernetes.Interface
-	log    *slog.Logger
-	queue  workqueue.TypedRateLimitingInterface[string]
-	nodes  corelisters.NodeLister
+	client  kubernetes.Interface
+	log     *slog.Logger
+	loop    *controller.Loop[string] // node names
+	factory informers.SharedInformerFactory
+	nodes   corelisters.NodeLister
+	synced  cache.InformerSynced
 
 	mu    sync.Mutex // guards alloc
 	alloc *allocator
 }
 
-// New builds the controller; nothing happens until Run.
+// New builds the controller and its node informer; nothing happens until Run.
 func New(client kubernetes.Interface, log *slog.Logger, opts Options) (*Controller, error) {
 	if opts.ClusterCIDR == nil {
 		return nil, errors.New("nodeipam: Options.ClusterCIDR is required")
@@ -49,17 +52,14 @@ func New(client kubernetes.Interface, log *slog.Logger, opts Options) (*Controll
 	if err != nil {
 		return nil, err
 	}
-	return &Controller{client: client, log: log.With("component", "nodeipam"), alloc: alloc,
-		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: "nodeipam"})}, nil
-}
-
-// Run watches nodes and assigns pod CIDRs until ctx ends.
-func (c *Controller) Run(ctx context.Context) error {
-	defer c.queue.ShutDown()
-	factory := informers.NewSharedInformerFactory(c.client, 0)
-	inf := factory.Core().V1().Nodes()
+	c := &Controller{client: client, log: log.With("component", "nodeipam"), alloc: alloc,
+		factory: informers.NewSharedInformerFactory(client, 0)}
+	// Upstream's range allocator's policy: the default controller rate limiter, retried for as
+	// long as it fails.
+	c.loop = controller.New(controller.Config[string]{Name: "nodeipam", Log: c.log, Sync: c.sync, Prepare: c.occupyAssigned})
+	inf := c.factory.Core().V1().Nodes()
 	c.nodes = inf.Lister()
+	c.synced = inf.Informer().HasSynced
 	if _, err := inf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(obj any) { c.enqueue(obj) },
 		UpdateFunc: func(_, obj any) { c.enqueue(obj) },
@@ -74,16 +74,23 @@ func (c *Controller) Run(ctx context.Context) error {
 			}
 		},
 	}); err != nil {
-		return err
+		return nil, fmt.Errorf("nodeipam: watch nodes: %w", err)
 	}
-	factory.Start(ctx.Done())
-	defer factory.Shutdown()
-	if !cache.WaitForCacheSync(ctx.Done(), inf.Informer().HasSynced) {
-		return ctx.Err()
-	}
-	// Blocks already assigned are taken before any new node gets one.
+	return c, nil
+}
+
+// Run watches nodes and assigns pod CIDRs until ctx ends.
+func (c *Controller) Run(ctx context.Context) error {
+	c.factory.Start(ctx.Done())
+	defer c.factory.Shutdown()
+	return c.loop.Run(ctx, 1, c.synced)
+}
+
+// occupyAssigned takes the blocks already assigned, before any new node gets one.
+func (c *Controller) occupyAssigned(context.Context) {
 	all, _ := c.nodes.List(everything)
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	for _, n := range all {
 		for _, cidr := range n.Spec.PodCIDRs {
 			c.alloc.occupy(cidr, n.Name)
@@ -92,39 +99,12 @@ func (c *Controller) Run(ctx context.Context) error {
 			c.alloc.occupy(n.Spec.PodCIDR, n.Name)
 		}
 	}
-	c.mu.Unlock()
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for c.processNext(ctx) {
-		}
-	}()
-	<-ctx.Done()
-	c.queue.ShutDown()
-	wg.Wait()
-	return nil
 }
 
 func (c *Controller) enqueue(obj any) {
 	if n, ok := obj.(*corev1.Node); ok && n.Spec.PodCIDR == "" {
-		c.queue.Add(n.Name)
+		c.loop.Add(n.Name)
 	}
-}
-
-func (c *Controller) processNext(ctx context.Context) bool {
-	name, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(name)
-	if err := c.sync(ctx, name); err != nil {
-		c.log.Warn("assigning pod CIDR", "node", name, "err", err)
-		c.queue.AddRateLimited(name)
-		return true
-	}
-	c.queue.Forget(name)
-	return true
 }
 
 func (c *Controller) sync(ctx context.Context, name string) error {

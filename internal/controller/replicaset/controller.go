@@ -2,10 +2,8 @@ package replicaset
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"reflect"
-	"sync"
 
 	appsv1 "k8s.io/api/apps/v1"
 	v1 "k8s.io/api/core/v1"
@@ -22,6 +20,7 @@ import (
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
 
+	"github.com/skiff-dev/skiff/internal/controller"
 	"github.com/skiff-dev/skiff/internal/controller/expectations"
 	"github.com/skiff-dev/skiff/internal/controller/podcontrol"
 )
@@ -40,11 +39,9 @@ type Controller struct {
 
 	podControl   *podcontrol.Control
 	expectations *expectations.Cache
-	// queue holds the keys to sync, retried with backoff on errors.
-	queue workqueue.TypedRateLimitingInterface[string]
-	// rechecks holds availability re-checks due at a time on c.clock; when
-	// due, a key moves to queue.
-	rechecks    workqueue.TypedDelayingInterface[string]
+	// loop syncs the keys of our objects; its AddAfter schedules
+	// availability re-checks on c.clock.
+	loop        *controller.Loop[string]
 	recorder    record.EventRecorder
 	broadcaster record.EventBroadcaster // nil when a recorder was injected
 	burst       int
@@ -104,12 +101,18 @@ func newController(k kind, client kubernetes.Interface, factory informers.Shared
 		expectations: expectations.New(o.clock),
 		burst:        o.burst,
 		recorder:     o.recorder,
-		// Retries back off in real time; only availability re-checks follow c.clock.
-		queue: workqueue.NewTypedRateLimitingQueueWithConfig(o.rateLimiter,
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: k.component}),
-		rechecks: workqueue.NewTypedDelayingQueueWithConfig(
-			workqueue.TypedDelayingQueueConfig[string]{Name: k.component + "_rechecks", Clock: o.clock}),
 	}
+	// Upstream's policy for both kinds: the default controller rate limiter,
+	// and a failing key is retried for as long as it fails. Retries back off
+	// in real time; only availability re-checks follow c.clock.
+	c.loop = controller.New(controller.Config[string]{
+		Name:        k.component,
+		Log:         c.log,
+		Sync:        c.sync,
+		RateLimiter: o.rateLimiter,
+		Clock:       o.clock,
+		LogLevel:    syncErrorLevel,
+	})
 	if c.recorder == nil {
 		c.broadcaster = record.NewBroadcaster()
 		c.recorder = c.broadcaster.NewRecorder(scheme.Scheme, v1.EventSource{Component: k.component})
@@ -149,56 +152,24 @@ func newController(k kind, client kubernetes.Interface, factory informers.Shared
 // Run syncs with the given number of workers until ctx is done. The informer
 // factory must be started by the caller.
 func (c *Controller) Run(ctx context.Context, workers int) error {
-	defer c.queue.ShutDown()
-	defer c.rechecks.ShutDown()
 	if c.broadcaster != nil {
 		c.broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: c.client.CoreV1().Events("")})
 		defer c.broadcaster.Shutdown()
 	}
-	c.log.Info("starting", "workers", workers)
-	defer c.log.Info("stopped")
-	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
-		return fmt.Errorf("%s: waiting for caches to sync: %w", c.kind.component, ctx.Err())
-	}
-	var wg sync.WaitGroup
-	wg.Go(func() { moveDue(c.rechecks, c.queue) })
-	for range workers {
-		wg.Go(func() {
-			for c.processNext(ctx) {
-			}
-		})
-	}
-	<-ctx.Done()
-	c.queue.ShutDown()
-	c.rechecks.ShutDown()
-	wg.Wait()
-	return nil
+	return c.loop.Run(ctx, workers, c.synced...)
 }
 
-func (c *Controller) processNext(ctx context.Context) bool {
-	key, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(key)
-	err := c.sync(ctx, key)
-	if err == nil {
-		c.queue.Forget(key)
-		return true
-	}
-	// Conflicts are routine: the cache was behind a write; the retry reads
-	// the newer version.
-	level := slog.LevelWarn
+// syncErrorLevel logs conflicts at Debug: they are routine, the cache was
+// behind a write and the retry reads the newer version.
+func syncErrorLevel(err error) slog.Level {
 	if apierrors.IsConflict(err) {
-		level = slog.LevelDebug
+		return slog.LevelDebug
 	}
-	c.log.Log(ctx, level, "sync failed, requeueing", "key", key, "err", err)
-	c.queue.AddRateLimited(key)
-	return true
+	return slog.LevelWarn
 }
 
 func (c *Controller) enqueue(rs *appsv1.ReplicaSet) {
-	c.queue.Add(rs.Namespace + "/" + rs.Name)
+	c.loop.Add(rs.Namespace + "/" + rs.Name)
 }
 
 // ownerOf returns the object the pod's controller reference points at, if it
@@ -271,7 +242,7 @@ func (c *Controller) deleteOwner(obj any) {
 	}
 	key := rs.Namespace + "/" + rs.Name
 	c.expectations.Delete(key)
-	c.queue.Add(key)
+	c.loop.Add(key)
 }
 
 func (c *Controller) addPod(obj any) {
@@ -289,7 +260,7 @@ func (c *Controller) addPod(obj any) {
 		if rs := c.ownerOf(pod.Namespace, ref); rs != nil {
 			key := rs.Namespace + "/" + rs.Name
 			c.expectations.CreationObserved(key)
-			c.queue.Add(key)
+			c.loop.Add(key)
 		}
 		return
 	}
@@ -353,18 +324,5 @@ func (c *Controller) deletePod(obj any) {
 	}
 	key := rs.Namespace + "/" + rs.Name
 	c.expectations.DeletionObserved(key, podKey(pod))
-	c.queue.Add(key)
-}
-
-// moveDue moves keys from the delaying queue to the work queue as they fall
-// due, until the delaying queue shuts down.
-func moveDue(due workqueue.TypedDelayingInterface[string], to workqueue.TypedRateLimitingInterface[string]) {
-	for {
-		key, quit := due.Get()
-		if quit {
-			return
-		}
-		to.Add(key)
-		due.Done(key)
-	}
+	c.loop.Add(key)
 }

@@ -76,7 +76,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	// Pods that are ready but not yet available will become available
 	// without any event saying so: look again when the first one does.
 	if after, ok := nextAvailable(updated.Spec.MinReadySeconds, active, now); ok {
-		c.rechecks.AddAfter(key, after)
+		c.loop.AddAfter(key, after)
 	}
 	return nil
 }

@@ -13,12 +13,13 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
-	"k8s.io/client-go/util/workqueue"
+
+	"github.com/skiff-dev/skiff/internal/controller"
+	"github.com/skiff-dev/skiff/internal/quota"
 )
 
 // Options tunes the controller.
@@ -33,7 +34,7 @@ type Controller struct {
 	client kubernetes.Interface
 	log    *slog.Logger
 	opts   Options
-	queue  workqueue.TypedRateLimitingInterface[string]
+	loop   *controller.Loop[string] // quota keys
 	synced []cache.InformerSynced
 
 	quotas     corelisters.ResourceQuotaLister
@@ -51,13 +52,9 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, l
 	}
 	core := factory.Core().V1()
 	c := &Controller{
-		client: client,
-		log:    log.With("component", "resourcequota-controller"),
-		opts:   opts,
-		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
-			workqueue.NewTypedItemExponentialFailureRateLimiter[string](5*time.Millisecond, 30*time.Second),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: "resourcequota"},
-		),
+		client:     client,
+		log:        log.With("component", "resourcequota-controller"),
+		opts:       opts,
 		quotas:     core.ResourceQuotas().Lister(),
 		pods:       core.Pods().Lister(),
 		services:   core.Services().Lister(),
@@ -65,9 +62,11 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, l
 		configMaps: core.ConfigMaps().Lister(),
 		secrets:    core.Secrets().Lister(),
 	}
+	// Upstream's policy: the default controller rate limiter, retried for as long as it fails.
+	c.loop = controller.New(controller.Config[string]{Name: "resourcequota", Log: c.log, Sync: c.sync})
 	quotaKey := func(obj any) {
 		if k, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
-			c.queue.Add(k)
+			c.loop.Add(k)
 		}
 	}
 	core.ResourceQuotas().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
@@ -79,7 +78,7 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, l
 	counted := cache.ResourceEventHandlerFuncs{
 		AddFunc: c.enqueueNamespaceOf,
 		UpdateFunc: func(old, cur any) {
-			if !equality.Semantic.DeepEqual(ObjectUsage(old.(runtime.Object)), ObjectUsage(cur.(runtime.Object))) {
+			if !equality.Semantic.DeepEqual(quota.ObjectUsage(old.(runtime.Object)), quota.ObjectUsage(cur.(runtime.Object))) {
 				c.enqueueNamespaceOf(cur)
 			}
 		},
@@ -106,58 +105,35 @@ func (c *Controller) enqueueNamespaceOf(obj any) {
 	}
 	quotas, _ := c.quotas.ResourceQuotas(m.GetNamespace()).List(labels.Everything())
 	for _, q := range quotas {
-		c.queue.Add(q.Namespace + "/" + q.Name)
+		c.loop.Add(q.Namespace + "/" + q.Name)
 	}
 }
 
 // Run syncs quotas with workers workers until ctx is done.
 func (c *Controller) Run(ctx context.Context, workers int) error {
-	defer c.queue.ShutDown()
-	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
-		return fmt.Errorf("resourcequota: waiting for caches: %w", ctx.Err())
-	}
 	var wg sync.WaitGroup
-	for range max(workers, 1) {
-		wg.Go(func() {
-			for c.processNext(ctx) {
-			}
-		})
-	}
+	defer wg.Wait()
 	if c.opts.ResyncPeriod > 0 {
-		t := time.NewTicker(c.opts.ResyncPeriod)
-		defer t.Stop()
-	loop:
-		for {
-			select {
-			case <-ctx.Done():
-				break loop
-			case <-t.C:
-				quotas, _ := c.quotas.List(labels.Everything())
-				for _, q := range quotas {
-					c.queue.Add(q.Namespace + "/" + q.Name)
-				}
+		wg.Go(func() { c.resync(ctx) })
+	}
+	return c.loop.Run(ctx, workers, c.synced...)
+}
+
+// resync queues every quota each ResyncPeriod until ctx is done.
+func (c *Controller) resync(ctx context.Context) {
+	t := time.NewTicker(c.opts.ResyncPeriod)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			quotas, _ := c.quotas.List(labels.Everything())
+			for _, q := range quotas {
+				c.loop.Add(q.Namespace + "/" + q.Name)
 			}
 		}
 	}
-	<-ctx.Done()
-	c.queue.ShutDown()
-	wg.Wait()
-	return nil
-}
-
-func (c *Controller) processNext(ctx context.Context) bool {
-	k, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(k)
-	if err := c.sync(ctx, k); err != nil {
-		c.log.Warn("sync failed", "quota", k, "err", err)
-		c.queue.AddRateLimited(k)
-		return true
-	}
-	c.queue.Forget(k)
-	return true
 }
 
 // sync recomputes one quota's status and writes it if it changed.
@@ -166,25 +142,25 @@ func (c *Controller) sync(ctx context.Context, k string) error {
 	if err != nil {
 		return nil
 	}
-	quota, err := c.quotas.ResourceQuotas(ns).Get(name)
+	rq, err := c.quotas.ResourceQuotas(ns).Get(name)
 	if apierrors.IsNotFound(err) {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	objects, err := c.objectsFor(quota)
+	objects, err := c.objectsFor(rq)
 	if err != nil {
 		return err
 	}
-	used := Usage(quota, objects)
-	if equality.Semantic.DeepEqual(quota.Status.Hard, quota.Spec.Hard) && equality.Semantic.DeepEqual(quota.Status.Used, used) {
+	used := quota.Usage(rq, objects)
+	if equality.Semantic.DeepEqual(rq.Status.Hard, rq.Spec.Hard) && equality.Semantic.DeepEqual(rq.Status.Used, used) {
 		return nil
 	}
-	quota = quota.DeepCopy()
-	quota.Status.Hard = quota.Spec.Hard.DeepCopy()
-	quota.Status.Used = used
-	if _, err := c.client.CoreV1().ResourceQuotas(ns).UpdateStatus(ctx, quota, metav1.UpdateOptions{}); err != nil {
+	rq = rq.DeepCopy()
+	rq.Status.Hard = rq.Spec.Hard.DeepCopy()
+	rq.Status.Used = used
+	if _, err := c.client.CoreV1().ResourceQuotas(ns).UpdateStatus(ctx, rq, metav1.UpdateOptions{}); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil
 		}
@@ -194,47 +170,39 @@ func (c *Controller) sync(ctx context.Context, k string) error {
 }
 
 // objectsFor lists, from the caches, the namespace's objects of the kinds
-// quota limits.
-func (c *Controller) objectsFor(quota *v1.ResourceQuota) ([]runtime.Object, error) {
-	limits := func(names sets.Set[v1.ResourceName]) bool {
-		for n := range quota.Spec.Hard {
-			if names.Has(n) {
-				return true
-			}
-		}
-		return false
-	}
+// rq limits.
+func (c *Controller) objectsFor(rq *v1.ResourceQuota) ([]runtime.Object, error) {
 	var out []runtime.Object
-	ns, all := quota.Namespace, labels.Everything()
-	if limits(podResources) {
+	ns, all := rq.Namespace, labels.Everything()
+	if quota.LimitsKindOf(rq, &v1.Pod{}) {
 		items, err := c.pods.Pods(ns).List(all)
 		if err != nil {
 			return nil, err
 		}
 		out = appendObjects(out, items)
 	}
-	if limits(serviceResources) {
+	if quota.LimitsKindOf(rq, &v1.Service{}) {
 		items, err := c.services.Services(ns).List(all)
 		if err != nil {
 			return nil, err
 		}
 		out = appendObjects(out, items)
 	}
-	if limits(rcResources) {
+	if quota.LimitsKindOf(rq, &v1.ReplicationController{}) {
 		items, err := c.rcs.ReplicationControllers(ns).List(all)
 		if err != nil {
 			return nil, err
 		}
 		out = appendObjects(out, items)
 	}
-	if limits(configMapResources) {
+	if quota.LimitsKindOf(rq, &v1.ConfigMap{}) {
 		items, err := c.configMaps.ConfigMaps(ns).List(all)
 		if err != nil {
 			return nil, err
 		}
 		out = appendObjects(out, items)
 	}
-	if limits(secretResources) {
+	if quota.LimitsKindOf(rq, &v1.Secret{}) {
 		items, err := c.secrets.Secrets(ns).List(all)
 		if err != nil {
 			return nil, err

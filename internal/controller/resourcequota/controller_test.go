@@ -2,9 +2,9 @@ package resourcequota
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"testing"
-	"time"
 
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -13,13 +13,19 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/skiff-dev/skiff/internal/controller/controllertest"
 )
 
-func run(t *testing.T, objs ...runtime.Object) *fake.Clientset {
+// run runs a controller over a fake clientset holding objs; the waits of changes wake on the
+// quotas' events.
+func run(t *testing.T, objs ...runtime.Object) (*fake.Clientset, *controllertest.Changes) {
 	t.Helper()
 	client := fake.NewClientset(objs...)
 	factory := informers.NewSharedInformerFactory(client, 0)
 	c := New(client, factory, slog.New(slog.DiscardHandler), Options{})
+	changes := controllertest.NewChanges()
+	changes.Watch(t, factory.Core().V1().ResourceQuotas().Informer())
 	ctx, cancel := context.WithCancel(context.Background())
 	factory.Start(ctx.Done())
 	done := make(chan error, 1)
@@ -31,49 +37,45 @@ func run(t *testing.T, objs ...runtime.Object) *fake.Clientset {
 		}
 		factory.Shutdown()
 	})
-	return client
+	return client, changes
 }
 
-// waitForStatus polls the quota until its status equals hard and used.
-func waitForStatus(t *testing.T, client *fake.Clientset, name string, hard, used v1.ResourceList) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+// statusIs reports whether the quota's status equals hard and used.
+func statusIs(client *fake.Clientset, name string, hard, used v1.ResourceList) func() (bool, string) {
+	return func() (bool, string) {
 		q, err := client.CoreV1().ResourceQuotas("ns").Get(context.Background(), name, metav1.GetOptions{})
-		if err == nil && equality.Semantic.DeepEqual(q.Status.Hard, hard) && equality.Semantic.DeepEqual(q.Status.Used, used) {
-			return
+		if err != nil {
+			return false, err.Error()
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("quota %s status = %+v (err %v), want hard %v used %v", name, q.Status, err, hard, used)
-		}
-		time.Sleep(5 * time.Millisecond)
+		return equality.Semantic.DeepEqual(q.Status.Hard, hard) && equality.Semantic.DeepEqual(q.Status.Used, used),
+			fmt.Sprintf("quota %s status = %+v, want hard %v used %v", name, q.Status, hard, used)
 	}
 }
 
 func TestControllerKeepsStatusCurrent(t *testing.T) {
 	hard := list("pods", "3", "requests.cpu", "1", "configmaps", "5")
-	q := quota("compute", hard, func(q *v1.ResourceQuota) { q.Status = v1.ResourceQuotaStatus{} })
-	client := run(t, q, pod("a", requests("cpu", "200m")), &v1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "c1"}},
+	q := newQuota("compute", hard, func(q *v1.ResourceQuota) { q.Status = v1.ResourceQuotaStatus{} })
+	client, changes := run(t, q, pod("a", requests("cpu", "200m")), &v1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "c1"}},
 		pod("elsewhere", func(p *v1.Pod) { p.Namespace = "other" }))
 	ctx := context.Background()
-	waitForStatus(t, client, "compute", hard, list("pods", "1", "requests.cpu", "200m", "configmaps", "1"))
+	changes.Eventually(t, "the first count", statusIs(client, "compute", hard, list("pods", "1", "requests.cpu", "200m", "configmaps", "1")))
 
 	if _, err := client.CoreV1().Pods("ns").Create(ctx, pod("b", requests("cpu", "300m")), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	waitForStatus(t, client, "compute", hard, list("pods", "2", "requests.cpu", "500m", "configmaps", "1"))
+	changes.Eventually(t, "the new pod counted", statusIs(client, "compute", hard, list("pods", "2", "requests.cpu", "500m", "configmaps", "1")))
 
 	// A pod that finished frees its share.
 	done := pod("a", requests("cpu", "200m"), phase(v1.PodSucceeded))
 	if _, err := client.CoreV1().Pods("ns").UpdateStatus(ctx, done, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	waitForStatus(t, client, "compute", hard, list("pods", "1", "requests.cpu", "300m", "configmaps", "1"))
+	changes.Eventually(t, "the finished pod freed", statusIs(client, "compute", hard, list("pods", "1", "requests.cpu", "300m", "configmaps", "1")))
 
 	if err := client.CoreV1().ConfigMaps("ns").Delete(ctx, "c1", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	waitForStatus(t, client, "compute", hard, list("pods", "1", "requests.cpu", "300m", "configmaps", "0"))
+	changes.Eventually(t, "the deleted configmap freed", statusIs(client, "compute", hard, list("pods", "1", "requests.cpu", "300m", "configmaps", "0")))
 
 	// Raising the limit shows in status.hard.
 	cur, err := client.CoreV1().ResourceQuotas("ns").Get(ctx, "compute", metav1.GetOptions{})
@@ -84,14 +86,16 @@ func TestControllerKeepsStatusCurrent(t *testing.T) {
 	if _, err := client.CoreV1().ResourceQuotas("ns").Update(ctx, cur, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	waitForStatus(t, client, "compute", cur.Spec.Hard, list("pods", "1", "requests.cpu", "300m", "configmaps", "0"))
+	changes.Eventually(t, "the raised limit", statusIs(client, "compute", cur.Spec.Hard, list("pods", "1", "requests.cpu", "300m", "configmaps", "0")))
 }
 
 func TestSyncWritesOnlyChanges(t *testing.T) {
-	client := fake.NewClientset(quota("s", list("secrets", "4"), func(q *v1.ResourceQuota) { q.Status = v1.ResourceQuotaStatus{} }))
+	client := fake.NewClientset(newQuota("s", list("secrets", "4"), func(q *v1.ResourceQuota) { q.Status = v1.ResourceQuotaStatus{} }))
 	factory := informers.NewSharedInformerFactory(client, 0)
 	c := New(client, factory, slog.New(slog.DiscardHandler), Options{})
 	ctx, cancel := context.WithCancel(context.Background())
+	changes := controllertest.NewChanges()
+	changes.Watch(t, factory.Core().V1().ResourceQuotas().Informer(), factory.Core().V1().Secrets().Informer())
 	factory.Start(ctx.Done())
 	factory.WaitForCacheSync(ctx.Done())
 	defer func() {
@@ -111,13 +115,7 @@ func TestSyncWritesOnlyChanges(t *testing.T) {
 	// syncWhenCached runs sync once the lister shows what cond waits for.
 	syncWhenCached := func(cond func() bool) {
 		t.Helper()
-		deadline := time.Now().Add(5 * time.Second)
-		for !cond() {
-			if time.Now().After(deadline) {
-				t.Fatal("cache never caught up")
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
+		changes.Eventually(t, "the cache to catch up", func() (bool, string) { return cond(), "not cached yet" })
 		if err := c.sync(ctx, "ns/s"); err != nil {
 			t.Fatal(err)
 		}

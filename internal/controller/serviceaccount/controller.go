@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"sync"
-	"time"
 
 	v1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -15,7 +13,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
-	"k8s.io/client-go/util/workqueue"
+
+	"github.com/skiff-dev/skiff/internal/controller"
 )
 
 const (
@@ -39,7 +38,7 @@ type Controller struct {
 	client     kubernetes.Interface
 	caPEM      string
 	log        *slog.Logger
-	queue      workqueue.TypedRateLimitingInterface[string] // namespace names
+	loop       *controller.Loop[string] // namespace names
 	namespaces corelisters.NamespaceLister
 	accounts   corelisters.ServiceAccountLister
 	configMaps corelisters.ConfigMapLister
@@ -50,20 +49,19 @@ type Controller struct {
 func New(client kubernetes.Interface, factory informers.SharedInformerFactory, caPEM []byte, log *slog.Logger, _ Options) *Controller {
 	core := factory.Core().V1()
 	c := &Controller{
-		client: client,
-		caPEM:  string(caPEM),
-		log:    log.With("component", "serviceaccount-controller"),
-		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
-			workqueue.NewTypedItemExponentialFailureRateLimiter[string](5*time.Millisecond, 30*time.Second),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: "serviceaccount"},
-		),
+		client:     client,
+		caPEM:      string(caPEM),
+		log:        log.With("component", "serviceaccount-controller"),
 		namespaces: core.Namespaces().Lister(),
 		accounts:   core.ServiceAccounts().Lister(),
 		configMaps: core.ConfigMaps().Lister(),
 	}
+	// The policy of upstream's serviceaccounts controller and root CA publisher, which this one
+	// does the work of: the default controller rate limiter, retried for as long as it fails.
+	c.loop = controller.New(controller.Config[string]{Name: "serviceaccount", Log: c.log, Sync: c.sync})
 	core.Namespaces().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(obj any) { c.queue.Add(obj.(*v1.Namespace).Name) },
-		UpdateFunc: func(_, obj any) { c.queue.Add(obj.(*v1.Namespace).Name) },
+		AddFunc:    func(obj any) { c.loop.Add(obj.(*v1.Namespace).Name) },
+		UpdateFunc: func(_, obj any) { c.loop.Add(obj.(*v1.Namespace).Name) },
 	})
 	// Deleting (or, for the ConfigMap, editing) what we publish brings it back.
 	namespaceOf := func(name string) func(obj any) {
@@ -72,7 +70,7 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, c
 				obj = t.Obj
 			}
 			if m, ok := obj.(metav1.Object); ok && m.GetName() == name {
-				c.queue.Add(m.GetNamespace())
+				c.loop.Add(m.GetNamespace())
 			}
 		}
 	}
@@ -92,36 +90,7 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, c
 
 // Run syncs namespaces with workers workers until ctx is done.
 func (c *Controller) Run(ctx context.Context, workers int) error {
-	defer c.queue.ShutDown()
-	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
-		return fmt.Errorf("serviceaccount: waiting for caches: %w", ctx.Err())
-	}
-	var wg sync.WaitGroup
-	for range max(workers, 1) {
-		wg.Go(func() {
-			for c.processNext(ctx) {
-			}
-		})
-	}
-	<-ctx.Done()
-	c.queue.ShutDown()
-	wg.Wait()
-	return nil
-}
-
-func (c *Controller) processNext(ctx context.Context) bool {
-	ns, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(ns)
-	if err := c.sync(ctx, ns); err != nil {
-		c.log.Warn("sync failed", "namespace", ns, "err", err)
-		c.queue.AddRateLimited(ns)
-		return true
-	}
-	c.queue.Forget(ns)
-	return true
+	return c.loop.Run(ctx, workers, c.synced...)
 }
 
 // sync makes sure namespace ns, if active, has both objects.

@@ -5,13 +5,14 @@ import (
 	"fmt"
 	"log/slog"
 	"testing"
-	"time"
 
 	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/skiff-dev/skiff/internal/controller/controllertest"
 )
 
 const caPEM = "-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n"
@@ -20,11 +21,16 @@ func namespace(name string, phase v1.NamespacePhase) *v1.Namespace {
 	return &v1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}, Status: v1.NamespaceStatus{Phase: phase}}
 }
 
-func run(t *testing.T, objs ...runtime.Object) *fake.Clientset {
+// run runs a controller over a fake clientset holding objs; the waits of changes wake on the
+// events of the namespaces, ServiceAccounts and ConfigMaps.
+func run(t *testing.T, objs ...runtime.Object) (*fake.Clientset, *controllertest.Changes) {
 	t.Helper()
 	client := fake.NewClientset(objs...)
 	factory := informers.NewSharedInformerFactory(client, 0)
 	c := New(client, factory, []byte(caPEM), slog.New(slog.DiscardHandler), Options{})
+	changes := controllertest.NewChanges()
+	core := factory.Core().V1()
+	changes.Watch(t, core.Namespaces().Informer(), core.ServiceAccounts().Informer(), core.ConfigMaps().Informer())
 	ctx, cancel := context.WithCancel(context.Background())
 	factory.Start(ctx.Done())
 	done := make(chan error, 1)
@@ -36,22 +42,7 @@ func run(t *testing.T, objs ...runtime.Object) *fake.Clientset {
 		}
 		factory.Shutdown()
 	})
-	return client
-}
-
-func eventually(t *testing.T, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		ok, why := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal(why)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	return client, changes
 }
 
 // published reports whether ns has the default ServiceAccount and a correct root CA ConfigMap.
@@ -73,15 +64,15 @@ func published(client *fake.Clientset, ns string) func() (bool, string) {
 }
 
 func TestPublishesInEveryActiveNamespace(t *testing.T) {
-	client := run(t, namespace("default", v1.NamespaceActive), namespace("kube-system", v1.NamespaceActive),
+	client, changes := run(t, namespace("default", v1.NamespaceActive), namespace("kube-system", v1.NamespaceActive),
 		namespace("going", v1.NamespaceTerminating))
-	eventually(t, published(client, "default"))
-	eventually(t, published(client, "kube-system"))
+	changes.Eventually(t, "published in default", published(client, "default"))
+	changes.Eventually(t, "published in kube-system", published(client, "kube-system"))
 
 	if _, err := client.CoreV1().Namespaces().Create(context.Background(), namespace("new", v1.NamespaceActive), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, published(client, "new"))
+	changes.Eventually(t, "published in the new namespace", published(client, "new"))
 
 	// Creates into a terminating namespace would be refused; none is tried.
 	for _, a := range client.Actions() {
@@ -92,19 +83,19 @@ func TestPublishesInEveryActiveNamespace(t *testing.T) {
 }
 
 func TestRecreatesAndRepairs(t *testing.T) {
-	client := run(t, namespace("default", v1.NamespaceActive))
-	eventually(t, published(client, "default"))
+	client, changes := run(t, namespace("default", v1.NamespaceActive))
+	changes.Eventually(t, "published", published(client, "default"))
 	ctx := context.Background()
 
 	if err := client.CoreV1().ServiceAccounts("default").Delete(ctx, DefaultName, metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, published(client, "default"))
+	changes.Eventually(t, "the ServiceAccount recreated", published(client, "default"))
 
 	if err := client.CoreV1().ConfigMaps("default").Delete(ctx, RootCAName, metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, published(client, "default"))
+	changes.Eventually(t, "the ConfigMap recreated", published(client, "default"))
 
 	cm, err := client.CoreV1().ConfigMaps("default").Get(ctx, RootCAName, metav1.GetOptions{})
 	if err != nil {
@@ -114,5 +105,5 @@ func TestRecreatesAndRepairs(t *testing.T) {
 	if _, err := client.CoreV1().ConfigMaps("default").Update(ctx, cm, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, published(client, "default"))
+	changes.Eventually(t, "the ConfigMap repaired", published(client, "default"))
 }
