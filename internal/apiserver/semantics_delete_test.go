@@ -1,6 +1,7 @@
 package apiserver_test
 
 import (
+	"context"
 	"net/http"
 	"slices"
 	"testing"
@@ -363,4 +364,29 @@ func TestDeleteSemantics(t *testing.T) {
 			},
 		},
 	})
+}
+
+// TestStatusUpdateOfAPodBeingDeleted: the node agent keeps writing a terminating pod's status;
+// the pod status strategy clears deletionTimestamp from the request, and the update keeps the
+// stored one (upstream's rest.BeforeUpdate restores it after the strategy's preparation).
+func TestStatusUpdateOfAPodBeingDeleted(t *testing.T) {
+	s := startServer(t)
+	ctx := context.Background()
+	s.pod(t, "default", "p", "node-1")
+	pods := s.client.CoreV1().Pods("default")
+	if err := pods.Delete(ctx, "p", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	pod, err := pods.Get(ctx, "p", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pod.Status.Phase = corev1.PodRunning
+	updated, err := pods.UpdateStatus(ctx, pod, metav1.UpdateOptions{})
+	if err != nil {
+		t.Fatalf("status update of a terminating pod: %v", err)
+	}
+	if updated.DeletionTimestamp == nil || !updated.DeletionTimestamp.Equal(pod.DeletionTimestamp) || updated.Status.Phase != corev1.PodRunning {
+		t.Errorf("after the status update: deletionTimestamp %v (was %v), phase %s", updated.DeletionTimestamp, pod.DeletionTimestamp, updated.Status.Phase)
+	}
 }

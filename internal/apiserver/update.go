@@ -88,10 +88,10 @@ func (s *Server) guaranteedUpdate(ctx context.Context, sv *served, namespace, na
 		}
 		m.SetResourceVersion(curRV)
 		if opts.mode != modeRaw {
-			registry.CarryOver(m, old)
-		}
-		if err := s.runUpdateStrategy(sv, opts.mode, obj, cur); err != nil {
-			return nil, err
+			registry.BeforeUpdate(m, old, func() { prepareUpdate(sv, opts.mode, obj, cur) })
+			if err := validateUpdate(sv, opts.mode, obj, cur); err != nil {
+				return nil, err
+			}
 		}
 		if allocates {
 			if err := s.allocate(sv, obj, cur); err != nil {
@@ -135,11 +135,10 @@ func (s *Server) guaranteedUpdate(ctx context.Context, sv *served, namespace, na
 	}
 }
 
-// runUpdateStrategy runs the kind's update rules for mode: the main resource's preparation and
-// validation, or the status subresource's; server-internal changes run none.
-func (s *Server) runUpdateStrategy(sv *served, mode updateMode, obj, cur runtime.Object) error {
+// prepareUpdate runs the kind's update preparation for mode: the main resource's (after its
+// defaults) or the status subresource's.
+func prepareUpdate(sv *served, mode updateMode, obj, cur runtime.Object) {
 	res := sv.res
-	gk := res.GVR.GroupVersion().WithKind(res.Kind).GroupKind()
 	switch mode {
 	case modeMain:
 		if res.Default != nil {
@@ -148,25 +147,32 @@ func (s *Server) runUpdateStrategy(sv *served, mode updateMode, obj, cur runtime
 		if res.PrepareForUpdate != nil {
 			res.PrepareForUpdate(obj, cur)
 		}
-		var list field.ErrorList
-		if res.Validate != nil {
-			list = res.Validate(obj)
-		}
-		if res.ValidateUpdate != nil {
-			list = append(list, res.ValidateUpdate(obj, cur)...)
-		}
-		if len(list) > 0 {
-			return invalid(gk, metaOf(obj).GetName(), list)
-		}
 	case modeStatus:
 		if res.PrepareForStatusUpdate != nil {
 			res.PrepareForStatusUpdate(obj, cur)
 		}
-		if res.ValidateStatusUpdate != nil {
-			if list := res.ValidateStatusUpdate(obj, cur); len(list) > 0 {
-				return invalid(gk, metaOf(obj).GetName(), list)
-			}
+	}
+}
+
+// validateUpdate runs the kind's update validation for mode.
+func validateUpdate(sv *served, mode updateMode, obj, cur runtime.Object) error {
+	res := sv.res
+	var errs field.ErrorList
+	switch mode {
+	case modeMain:
+		if res.Validate != nil {
+			errs = res.Validate(obj)
 		}
+		if res.ValidateUpdate != nil {
+			errs = append(errs, res.ValidateUpdate(obj, cur)...)
+		}
+	case modeStatus:
+		if res.ValidateStatusUpdate != nil {
+			errs = res.ValidateStatusUpdate(obj, cur)
+		}
+	}
+	if len(errs) > 0 {
+		return invalid(res.GVR.GroupVersion().WithKind(res.Kind).GroupKind(), metaOf(obj).GetName(), errs)
 	}
 	return nil
 }

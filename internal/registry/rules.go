@@ -15,7 +15,7 @@ type object interface {
 // attach sets r's rule fields. Nil functions stay nil, except the update hooks: every update of
 // the main resource or of status is also checked for the immutable metadata fields (name,
 // namespace, uid, ...). The system metadata itself (uid, creationTimestamp, generation, ...) is
-// set by the API server with StampCreate and CarryOver before these run.
+// set by the API server with StampCreate and BeforeUpdate around these.
 func (k Strategy[T]) attach(r *Resource) {
 	if k.Default != nil {
 		r.Default = func(obj runtime.Object) {

@@ -98,17 +98,18 @@ func StampCreate(m metav1.Object, uid types.UID, now metav1.Time) {
 	m.SetSelfLink("")
 }
 
-// CarryOver sets the system metadata of an update of the stored object old, as upstream's
-// rest.BeforeUpdate does: uid, creationTimestamp, generation (the kind's update preparation may
-// then bump it) and managed fields come from old, whatever the request sent; the resourceVersion
-// is the API server's precondition to settle.
-// The deletion marks are the server's: a client cannot set or change them, and once set they
-// stay as stored. The server's own changes (a delete being recorded, a binding) start from a
-// copy of the stored object and are not carried over.
-func CarryOver(m, old metav1.Object) {
+// BeforeUpdate runs the kind's update preparation (prepare) inside the system metadata of an
+// update of the stored object old, as upstream's rest.BeforeUpdate does: generation comes from
+// old before prepare (which may bump it); after it, uid, creationTimestamp and managed fields
+// come from old whatever the request or prepare did, and so do the deletion marks, which are
+// the server's: a client cannot set or change them, and once set they stay as stored. The
+// resourceVersion is the API server's precondition to settle. The server's own changes (a
+// delete being recorded, a binding) start from a copy of the stored object and do not come here.
+func BeforeUpdate(m, old metav1.Object, prepare func()) {
+	m.SetGeneration(old.GetGeneration())
+	prepare()
 	m.SetUID(old.GetUID())
 	m.SetCreationTimestamp(old.GetCreationTimestamp())
-	m.SetGeneration(old.GetGeneration())
 	m.SetManagedFields(old.GetManagedFields())
 	m.SetSelfLink("")
 	if old.GetDeletionTimestamp() != nil {

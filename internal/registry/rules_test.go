@@ -44,24 +44,21 @@ func runUpdate(r *Resource, obj, old runtime.Object) field.ErrorList {
 	if r.Default != nil {
 		r.Default(obj)
 	}
-	carryOver(obj, old)
-	r.PrepareForUpdate(obj, old)
+	beforeUpdate(obj, old, func() { r.PrepareForUpdate(obj, old) })
 	return append(r.Validate(obj), r.ValidateUpdate(obj, old)...)
 }
 
 // runStatusUpdate runs an update of the status subresource.
 func runStatusUpdate(r *Resource, obj, old runtime.Object) field.ErrorList {
-	carryOver(obj, old)
-	r.PrepareForStatusUpdate(obj, old)
+	beforeUpdate(obj, old, func() { r.PrepareForStatusUpdate(obj, old) })
 	return r.ValidateStatusUpdate(obj, old)
 }
 
-// carryOver sets an update's system metadata from the stored object, as the API server does
-// before the rules run.
-func carryOver(obj, old runtime.Object) {
+// beforeUpdate runs prepare inside an update's system metadata, as the API server does.
+func beforeUpdate(obj, old runtime.Object, prepare func()) {
 	m, _ := meta.Accessor(obj)
 	o, _ := meta.Accessor(old)
-	CarryOver(m, o)
+	BeforeUpdate(m, o, prepare)
 }
 
 // errStrings renders errors as "field: type[: detail]", without the bad value.
