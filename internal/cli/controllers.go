@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -132,11 +133,17 @@ func startControllers(ctx context.Context, cfg *rest.Config, cc componentConfig,
 	var all, namespaced []schema.GroupVersionResource
 	mapper := meta.NewDefaultRESTMapper(nil)
 	for _, r := range cc.resources {
-		all = append(all, r.GVR)
 		scope := meta.RESTScopeRoot
 		if r.Namespaced {
-			namespaced = append(namespaced, r.GVR)
 			scope = meta.RESTScopeNamespace
+		}
+		// As upstream, the garbage collector and the namespace controller cover the resources
+		// that can be listed, watched and deleted (not, say, the create-only access reviews).
+		if collectable(r) {
+			all = append(all, r.GVR)
+			if r.Namespaced {
+				namespaced = append(namespaced, r.GVR)
+			}
 		}
 		gv := r.GVR.GroupVersion()
 		mapper.AddSpecific(gv.WithKind(r.Kind), r.GVR, gv.WithResource(r.SingularName), scope)
@@ -213,4 +220,15 @@ func startControllers(ctx context.Context, cfg *rest.Config, cc componentConfig,
 	sort.Strings(names)
 	log.Debug("components started", "components", names)
 	return func() { wg.Wait(); factory.Shutdown(); metaFactory.Shutdown() }, nil
+}
+
+// collectable reports whether r serves the verbs the garbage collector and the namespace
+// controller need: list, watch and delete.
+func collectable(r *registry.Resource) bool {
+	for _, v := range []string{"list", "watch", "delete"} {
+		if !slices.Contains(r.Verbs, v) {
+			return false
+		}
+	}
+	return true
 }
