@@ -141,7 +141,7 @@ func (s *Server) delete(ctx context.Context, sv *served, namespace, name string,
 			}
 			obj, err := s.deleteNow(ctx, sv, namespace, name, rvOf(cur))
 			if errors.Is(err, errConflictRetry) {
-				if err := s.waitConsistent(ctx, ""); err != nil {
+				if err := s.catchUp(ctx); err != nil {
 					return nil, false, err
 				}
 				continue

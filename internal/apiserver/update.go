@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -105,6 +106,9 @@ func (s *Server) guaranteedUpdate(ctx context.Context, sv *served, namespace, na
 			}
 			deleted, err := s.deleteNow(ctx, sv, namespace, name, rvOf(cur))
 			if errors.Is(err, errConflictRetry) && attempt < maxUpdateAttempts {
+				if err := s.catchUp(ctx); err != nil {
+					return nil, err
+				}
 				continue
 			}
 			return deleted, err
@@ -121,7 +125,7 @@ func (s *Server) guaranteedUpdate(ctx context.Context, sv *served, namespace, na
 		}
 		rev, err := s.cfg.Store.Update(ctx, sv.cache.key(namespace, name), newData, rvOf(cur))
 		if errors.Is(err, storage.ErrConflict) && opts.retry && attempt < maxUpdateAttempts {
-			if err := s.waitConsistent(ctx, ""); err != nil {
+			if err := s.catchUp(ctx); err != nil {
 				return nil, err
 			}
 			continue
@@ -133,6 +137,17 @@ func (s *Server) guaranteedUpdate(ctx context.Context, sv *served, namespace, na
 		setRV(obj, rev)
 		return obj, nil
 	}
+}
+
+// catchUp waits until the cache holds every write the store has committed. A compare-and-swap
+// that lost to a write this server has not noted yet (another request's, still on its way back
+// to its handler, or another server's) would otherwise retry against the same stale copy.
+func (s *Server) catchUp(ctx context.Context) error {
+	rev, err := s.cfg.Store.Revision(ctx)
+	if err != nil {
+		return apierrors.NewInternalError(err)
+	}
+	return s.waitConsistent(ctx, strconv.FormatInt(rev, 10))
 }
 
 // prepareUpdate runs the kind's update preparation for mode: the main resource's (after its
