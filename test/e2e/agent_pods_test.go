@@ -108,13 +108,15 @@ func TestAgentCrashLoopBackOff(t *testing.T) {
 	if out := s.must(builtinKubectl(), "logs", "crasher", "--previous"); !strings.Contains(out, "dying") {
 		t.Errorf("kubectl logs --previous: %q", out)
 	}
-	found := false
-	for _, e := range eventsFor(t, c, "crasher") {
-		found = found || (e.Reason == "BackOff" && strings.Contains(e.Message, "Back-off restarting failed container main in pod crasher"))
-	}
-	if !found {
-		t.Error("no BackOff event")
-	}
+	// The agent records Events in the background: the status can be written before them.
+	eventually(t, 30*time.Second, "a BackOff event", func() bool {
+		for _, e := range eventsFor(t, c, "crasher") {
+			if e.Reason == "BackOff" && strings.Contains(e.Message, "Back-off restarting failed container main in pod crasher") {
+				return true
+			}
+		}
+		return false
+	})
 }
 
 // TestAgentLivenessRestarts: kubia-unhealthy fails its liveness probe from the sixth request on
