@@ -218,14 +218,22 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	return l.w.Write(p)
 }
 
-// eventually polls cond every 50 ms until it returns true or timeout passes.
+// eventually calls cond until it returns true, and fails the test if timeout passes first. It
+// is the one way the tests wait for what the server does in the background (an object a
+// controller makes, a status it writes, an Event, an endpoint): a read straight after an
+// asynchronous write races it. Between calls it pauses 50 ms, or as long as cond took if that
+// is longer, so that a costly check (a kubectl run) runs at most half the time.
 func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
-	for !cond() {
+	for {
+		start := time.Now()
+		if cond() {
+			return
+		}
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out after %s waiting for %s", timeout, what)
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(max(50*time.Millisecond, time.Since(start)))
 	}
 }
