@@ -135,20 +135,17 @@ func (c *ch9) wantExactly(what, out string, lines ...string) {
 	c.want(what, out, lines...)
 }
 
-// eventually re-runs a kubectl command until its output satisfies ok, for a bounded time.
+// eventually re-runs a command of the tutorial until its output satisfies ok, for a bounded
+// time, and returns that output. Every run and its output is in the test log.
 func (c *ch9) eventually(what string, timeout time.Duration, ok func(out string) bool, args ...string) string {
 	c.t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		out, _, err := c.sh(30*time.Second, args...)
-		if err == nil && ok(out) {
-			return out
-		}
-		if time.Now().After(deadline) {
-			c.t.Fatalf("timed out after %s waiting for %s; last output of %s:\n%s", timeout, what, strings.Join(args, " "), out)
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
+	var out string
+	eventually(c.t, timeout, what, func() bool {
+		o, _, err := c.sh(30*time.Second, args...)
+		out = o
+		return err == nil && ok(o)
+	})
+	return out
 }
 
 // ch9Table parses kubectl's column output into rows keyed by header.
@@ -273,24 +270,25 @@ func ch9Versions(as []ch9Answer) map[string]int {
 	return m
 }
 
-// curlUntil requests until every one of the last n answers is version v, for a bounded time.
+// curlUntil requests until n answers in a row are version v, for a bounded time.
 func (c *ch9) curlUntil(v string, n int) {
 	c.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
 	run := 0
 	var last ch9Answer
-	for run < n {
-		if time.Now().After(deadline) {
-			c.t.Fatalf("the Service did not answer %s %d times in a row within 30s; last answer %+v", v, n, last)
+	defer func() {
+		if run < n {
+			c.t.Logf("last answer: %+v", last)
 		}
+	}()
+	eventually(c.t, 30*time.Second, fmt.Sprintf("the Service to answer %s %d times in a row", v, n), func() bool {
 		last = ch9Get(c.target())
 		if last.err == "" && last.version == v {
 			run++
 		} else {
 			run = 0
-			time.Sleep(50 * time.Millisecond)
 		}
-	}
+		return run >= n
+	})
 }
 
 // ch9Loop is the reader's `while true; do curl ...; done` in a second terminal: requests one

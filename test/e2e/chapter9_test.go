@@ -650,17 +650,10 @@ func ch9BlockBadRollout(c *ch9) {
 		}, "kubectl", "get", "ep", "kubia")
 	})
 	c.step("curl: only the old pods answer", func() {
-		deadline := time.Now().Add(30 * time.Second)
-		for {
+		eventually(c.t, 30*time.Second, "the v3 pod a not-ready endpoint", func() bool {
 			ep, err := c.c.CoreV1().Endpoints("default").Get(context.Background(), "kubia", metav1.GetOptions{})
-			if err == nil && ch9NotReady(ep) == 1 {
-				break
-			}
-			if time.Now().After(deadline) {
-				c.t.Fatalf("the v3 pod never became a not-ready endpoint")
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
+			return err == nil && ch9NotReady(ep) == 1
+		})
 		if v := ch9Versions(c.curl(20)); v["v2"] != 20 {
 			c.t.Fatalf("want every answer from the old pods: %v", v)
 		}
