@@ -305,12 +305,9 @@ func (c *ch9) startLoop(max int, limit time.Duration) *ch9Loop {
 	deadline := time.Now().Add(limit)
 	go func() {
 		defer close(l.done)
+		pace := time.NewTicker(20 * time.Millisecond) // a request every 20 ms at most
+		defer pace.Stop()
 		for range max {
-			select {
-			case <-l.stop:
-				return
-			default:
-			}
 			if time.Now().After(deadline) {
 				return
 			}
@@ -318,7 +315,11 @@ func (c *ch9) startLoop(max int, limit time.Duration) *ch9Loop {
 			l.mu.Lock()
 			l.answers = append(l.answers, a)
 			l.mu.Unlock()
-			time.Sleep(20 * time.Millisecond)
+			select {
+			case <-l.stop:
+				return
+			case <-pace.C:
+			}
 		}
 	}()
 	c.t.Cleanup(func() { l.finish() })
