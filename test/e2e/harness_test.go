@@ -43,7 +43,7 @@ func TestMain(m *testing.M) {
 
 // server is one running `skiff server` process.
 type server struct {
-	t          *testing.T
+	t          testing.TB
 	dataDir    string
 	url        string
 	kubeconfig string
@@ -223,7 +223,7 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 // controller makes, a status it writes, an Event, an endpoint): a read straight after an
 // asynchronous write races it. Between calls it pauses 50 ms, or as long as cond took if that
 // is longer, so that a costly check (a kubectl run) runs at most half the time.
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+func eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
