@@ -125,6 +125,25 @@ func (c *ch9) want(what, out string, lines ...string) {
 	}
 }
 
+// deleted is the line kubectl delete prints for what (`pod "kubia-v1-\w{5}"`, a regular
+// expression): `pod "kubia-v1-xxxxx" deleted` from the chapter's kubectl, and from kubectl 1.34
+// on, the built-in one among them, `... deleted from default namespace`.
+func (c *ch9) deleted(what string) string {
+	if c.k.name == "builtin" {
+		return what + ` deleted from default namespace`
+	}
+	return what + ` deleted`
+}
+
+// kubectlCommand is how the reader's kubectl names itself in a recorded CHANGE-CAUSE: by the
+// name it was run as, and the built-in one runs as `skiff kubectl`.
+func (c *ch9) kubectlCommand() string {
+	if c.k.name == "builtin" {
+		return "skiff kubectl"
+	}
+	return "kubectl"
+}
+
 // wantExactly fails unless out is exactly lines (regular expressions, one per line).
 func (c *ch9) wantExactly(what, out string, lines ...string) {
 	c.t.Helper()

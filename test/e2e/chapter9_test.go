@@ -108,7 +108,7 @@ func ch9DeleteAndRecreate(c *ch9) {
 	loop := c.startLoop(2000, 2*time.Minute)
 	c.step("kubectl delete po -l app=kubia", func() {
 		out := c.run("kubectl", "delete", "po", "-l", "app=kubia")
-		c.wantExactly("delete", out, `pod "kubia-v1-\w{5}" deleted`, `pod "kubia-v1-\w{5}" deleted`, `pod "kubia-v1-\w{5}" deleted`)
+		c.wantExactly("delete", out, c.deleted(`pod "kubia-v1-\w{5}"`), c.deleted(`pod "kubia-v1-\w{5}"`), c.deleted(`pod "kubia-v1-\w{5}"`))
 	})
 	c.step("kubectl get po: 3 new pods running v2", func() {
 		c.eventually("3 new kubia-v1 pods running v2", 90*time.Second, func(out string) bool {
@@ -131,8 +131,8 @@ func ch9DeleteAndRecreate(c *ch9) {
 	})
 	c.step("kubectl delete -f kubia-rc-and-service-v1.yaml", func() {
 		c.wantExactly("delete", c.run("kubectl", "delete", "-f", "kubia-rc-and-service-v1.yaml"),
-			`replicationcontroller "kubia-v1" deleted`,
-			`service "kubia" deleted`)
+			c.deleted(`replicationcontroller "kubia-v1"`),
+			c.deleted(`service "kubia"`))
 		c.waitNoPods("kubectl delete -f kubia-rc-and-service-v1.yaml")
 	})
 }
@@ -176,12 +176,12 @@ func ch9BlueGreen(c *ch9) {
 	})
 	c.step("curl: green answers, v2", func() { c.curlUntil("v2", 5) })
 	c.step("kubectl delete rs kubia-blue", func() {
-		c.wantExactly("delete", c.run("kubectl", "delete", "rs", "kubia-blue"), `replicaset.apps "kubia-blue" deleted`)
+		c.wantExactly("delete", c.run("kubectl", "delete", "rs", "kubia-blue"), c.deleted(`replicaset.apps "kubia-blue"`))
 	})
 	c.step("kubectl delete -f kubia-rs-green.yaml -f kubia-svc-blue-green.yaml", func() {
 		c.wantExactly("delete", c.run("kubectl", "delete", "-f", "kubia-rs-green.yaml", "-f", "kubia-svc-blue-green.yaml"),
-			`replicaset.apps "kubia-green" deleted`,
-			`service "kubia" deleted`)
+			c.deleted(`replicaset.apps "kubia-green"`),
+			c.deleted(`service "kubia"`))
 		c.waitNoPods("deleting the blue and green ReplicaSets")
 	})
 }
@@ -300,7 +300,7 @@ func ch9RollingUpdateVerbose(c *ch9) {
 // 9.3.1: the Deployment.
 func ch9CreateDeployment(c *ch9) {
 	c.step("kubectl delete rc --all", func() {
-		c.wantExactly("delete", c.run("kubectl", "delete", "rc", "--all"), `replicationcontroller "kubia-v1" deleted`)
+		c.wantExactly("delete", c.run("kubectl", "delete", "rc", "--all"), c.deleted(`replicationcontroller "kubia-v1"`))
 		c.waitNoPods("kubectl delete rc --all")
 	})
 	c.step("kubectl get svc kubia: the Service stays", func() {
@@ -423,7 +423,7 @@ func ch9Rollback(c *ch9) {
 		c.rolledOut()
 	})
 	c.step("curl: v2 again", func() { c.curlUntil("v2", 5) })
-	cause := `kubectl create --filename=kubia-deployment-v1\.yaml --record=true`
+	cause := c.kubectlCommand() + ` create --filename=kubia-deployment-v1\.yaml --record=true`
 	c.step("kubectl rollout history deployment kubia", func() {
 		c.wantExactly("history", c.run("kubectl", "rollout", "history", "deployment", "kubia"),
 			`deployment.apps/kubia`,
@@ -449,7 +449,7 @@ func ch9Rollback(c *ch9) {
 		v3 = m["luksa/kubia:v3"][0]
 	})
 	c.step("kubectl delete rs KUBIA-V3-RS: its revision goes with it", func() {
-		c.wantExactly("delete", c.run("kubectl", "delete", "rs", v3), `replicaset.apps "`+v3+`" deleted`)
+		c.wantExactly("delete", c.run("kubectl", "delete", "rs", v3), c.deleted(`replicaset.apps "`+v3+`"`))
 		c.wantExactly("history", c.run("kubectl", "rollout", "history", "deployment", "kubia"),
 			`deployment.apps/kubia`, `REVISION\s+CHANGE-CAUSE`, `4\s+`+cause, `5\s+`+cause)
 	})
