@@ -25,7 +25,7 @@ import (
 // (a benchmark may start and stop several).
 func benchServer(b *testing.B, extra ...string) (*server, func()) {
 	s := &server{t: b, dataDir: b.TempDir(), home: b.TempDir()}
-	s.args = append([]string{"server", "--data-dir", s.dataDir, "--port", "0"}, ownNetwork(extra)...)
+	s.args = append([]string{"server", "--data-dir", s.dataDir, "--port", "0"}, ownNetwork(b, extra)...)
 	s.start()
 	b.Cleanup(s.stop)
 	return s, s.stop

@@ -59,7 +59,7 @@ var readyLine = regexp.MustCompile(`skiff is ready: (https://\S+) — export KUB
 func startServer(t *testing.T, extra ...string) *server {
 	t.Helper()
 	s := &server{t: t, dataDir: t.TempDir(), home: t.TempDir()}
-	s.args = append([]string{"server", "--data-dir", s.dataDir, "--port", "0"}, ownNetwork(extra)...)
+	s.args = append([]string{"server", "--data-dir", s.dataDir, "--port", "0"}, ownNetwork(t, extra)...)
 	s.start()
 	t.Cleanup(s.stop)
 	return s
@@ -67,13 +67,13 @@ func startServer(t *testing.T, extra ...string) *server {
 
 // ownNetwork gives a server its own node IP, pod range and service range (unless the test chose
 // them) so servers of tests running in parallel never share an address or a NodePort.
-func ownNetwork(extra []string) []string {
+func ownNetwork(t testing.TB, extra []string) []string {
 	for _, a := range extra {
 		if a == "--node-ip" || strings.HasPrefix(a, "--node-ip=") {
 			return extra
 		}
 	}
-	return append(newAgentNet(nil).serverArgs(), extra...)
+	return append(newAgentNet(t).serverArgs(), extra...)
 }
 
 func (s *server) start() {
