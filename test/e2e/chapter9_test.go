@@ -85,8 +85,10 @@ func ch9DeleteAndRecreate(c *ch9) {
 		c.want("service list", c.run("skiff", "service", "list"),
 			`\| default\s+\| kubia\s+\| 80\s+\| http://`+regexp.QuoteMeta(c.nodeIP)+`:30123 \|`)
 	})
-	c.waitServed(3)
-	c.step("curl http://NODE_IP:30123: v1", func() { c.curlUntil("v1", 3) })
+	c.step("curl http://NODE_IP:30123: v1", func() {
+		c.waitServed(3)
+		c.curlUntil("v1", 3)
+	})
 
 	c.step("kubectl set image rc kubia-v1 nodejs=luksa/kubia:v2", func() {
 		c.wantExactly("set image", c.run("kubectl", "set", "image", "rc", "kubia-v1", "nodejs=luksa/kubia:v2"),
