@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"io"
@@ -9,6 +10,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -69,6 +72,7 @@ func TestHTTPServerSpeaksHTTP2OverTLS12Plus(t *testing.T) {
 
 func TestShutdownEndsWatchesAndFinishesRequests(t *testing.T) {
 	release := make(chan struct{})
+	arrived := make(chan struct{})
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if longRunning(r) {
 			w.WriteHeader(http.StatusOK)
@@ -76,11 +80,14 @@ func TestShutdownEndsWatchesAndFinishesRequests(t *testing.T) {
 			<-r.Context().Done() // a watch ends only when its context does
 			return
 		}
+		close(arrived)
 		<-release // a slow ordinary request
 		io.WriteString(w, "done")
 	})
 	wrapped, endLongRunning := endLongRunningOnShutdown(h)
 	url, client, srv := startTLS(t, wrapped)
+	shuttingDown := make(chan struct{})
+	srv.RegisterOnShutdown(func() { close(shuttingDown) })
 
 	watch, err := client.Get(url + "/api/v1/pods?watch=true")
 	if err != nil {
@@ -97,27 +104,57 @@ func TestShutdownEndsWatchesAndFinishesRequests(t *testing.T) {
 		resp.Body.Close()
 		slow <- string(b)
 	}()
-	time.Sleep(50 * time.Millisecond) // let the slow request arrive
+	await(t, arrived, "the slow request to arrive")
 
+	var logged lockedBuffer
+	log := slog.New(slog.NewTextHandler(&logged, nil))
 	done := make(chan struct{})
 	go func() {
 		endLongRunning()
-		shutdownHTTP(srv, slog.New(slog.DiscardHandler))
+		shutdownHTTP(srv, log)
 		close(done)
 	}()
 	if _, err := io.ReadAll(watch.Body); err != nil {
 		t.Logf("watch body: %v", err)
 	}
-	time.Sleep(20 * time.Millisecond)
+	// The watch has ended; once shutdown has begun, the slow request finishes.
+	await(t, shuttingDown, "shutdown to begin")
 	close(release)
 	if got := <-slow; got != "done" {
 		t.Errorf("in-flight request got %q, want it finished", got)
 	}
-	select {
-	case <-done:
-	case <-time.After(shutdownTimeout / 2):
-		t.Fatal("shutdown waited for the watch")
+	await(t, done, "shutdown to return")
+	if strings.Contains(logged.String(), "shutdown timeout") {
+		t.Fatalf("shutdown waited for the watch until its timeout:\n%s", logged.String())
 	}
+}
+
+// await waits for ch to be closed; the deadline only keeps a broken test from hanging.
+func await(t *testing.T, ch <-chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-time.After(time.Minute):
+		t.Fatalf("timed out waiting for %s", what)
+	}
+}
+
+// lockedBuffer is a bytes.Buffer that a logger in another goroutine may write to.
+type lockedBuffer struct {
+	mu sync.Mutex // guards b
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func TestLongRunning(t *testing.T) {

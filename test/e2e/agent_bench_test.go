@@ -36,13 +36,9 @@ func TestAgentBenchKubiaReady(t *testing.T) {
 			if _, errOut, err := s.run(builtinKubectl(), fmt.Sprintf(kubiaDeployment, replicas), "apply", "-f", "-"); err != nil {
 				t.Fatalf("kubectl apply: %v\n%s", err, errOut)
 			}
-			deadline := time.Now().Add(120 * time.Second)
-			for len(podsReady(c, "app=kubia")) != replicas {
-				if time.Now().After(deadline) {
-					t.Fatalf("%d pods not Ready after 120s", replicas)
-				}
-				time.Sleep(10 * time.Millisecond)
-			}
+			eventually(t, 120*time.Second, fmt.Sprintf("%d pods Ready", replicas), func() bool {
+				return len(podsReady(c, "app=kubia")) == replicas
+			})
 			elapsed := time.Since(start)
 			settle(3 * time.Second) // the apps finish starting; the agent's memory settles
 			busy, busyAnon := rssKB(a.cmd.Process.Pid), anonKB(a.cmd.Process.Pid)

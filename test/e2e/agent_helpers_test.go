@@ -30,20 +30,33 @@ func builtinKubectl() kubectl { return kubectl{name: "builtin", argv: []string{s
 type agentNet struct{ k int }
 
 var (
-	netMu   sync.Mutex
-	netUsed = map[int]bool{}
+	netMu   sync.Mutex       // guards netUsed
+	netUsed = map[int]bool{} // K of the networks of the tests still running
 )
 
-func newAgentNet(t *testing.T) agentNet {
+// newAgentNet picks a network no running test has, and gives it back when t ends (after the
+// test's servers, started later, are stopped: cleanups run last first).
+func newAgentNet(t testing.TB) agentNet {
+	t.Helper()
 	netMu.Lock()
 	defer netMu.Unlock()
-	for {
-		k := 130 + 2*rand.IntN(60) // 130..248, even
+	var free []int
+	for k := 130; k <= 248; k += 2 {
 		if !netUsed[k] {
-			netUsed[k] = true
-			return agentNet{k: k}
+			free = append(free, k)
 		}
 	}
+	if len(free) == 0 {
+		t.Fatalf("all %d test networks are in use", len(netUsed))
+	}
+	k := free[rand.IntN(len(free))]
+	netUsed[k] = true
+	t.Cleanup(func() {
+		netMu.Lock()
+		defer netMu.Unlock()
+		delete(netUsed, k)
+	})
+	return agentNet{k: k}
 }
 
 func (n agentNet) nodeIP(i int) string { return fmt.Sprintf("127.0.%d.%d", n.k, i) }

@@ -45,9 +45,10 @@ func TestAgentSecondNodeAndNodeLoss(t *testing.T) {
 	if code != 200 || body != "This is v1 running in pod "+p.Name+"\n" {
 		t.Fatalf("pod %s on n2 answered %d %q", p.Name, code, body)
 	}
-	if out := s.must(builtinKubectl(), "logs", p.Name); out == "" {
-		t.Error("no logs through the API server from the second node")
-	}
+	// The second agent copies the pod's output to its log file in the background.
+	eventually(t, 10*time.Second, "logs through the API server from the second node", func() bool {
+		return s.must(builtinKubectl(), "logs", p.Name) != ""
+	})
 
 	a.kill()
 	eventually(t, 30*time.Second, "n2 NotReady (Unknown) and tainted", func() bool {

@@ -72,8 +72,14 @@ func TestAgentKubiaDeployment(t *testing.T) {
 		if want := "This is v1 running in pod " + p.Name + "\n"; code != 200 || body != want {
 			t.Errorf("pod %s answered %d %q, want %q", p.Name, code, body, want)
 		}
-		out := s.must(builtinKubectl(), "logs", p.Name)
-		if !strings.Contains(out, "Kubia server starting...") || !strings.Contains(out, "Received request from") {
+		// The agent copies the container's output to its log file in the background: the line
+		// for the request just answered reaches the file a moment after the answer.
+		var out string
+		eventually(t, 10*time.Second, "the request in the logs of "+p.Name, func() bool {
+			out = s.must(builtinKubectl(), "logs", p.Name)
+			return strings.Contains(out, "Received request from")
+		})
+		if !strings.Contains(out, "Kubia server starting...") {
 			t.Errorf("kubectl logs %s:\n%s", p.Name, out)
 		}
 	}
@@ -108,13 +114,15 @@ func TestAgentCrashLoopBackOff(t *testing.T) {
 	if out := s.must(builtinKubectl(), "logs", "crasher", "--previous"); !strings.Contains(out, "dying") {
 		t.Errorf("kubectl logs --previous: %q", out)
 	}
-	found := false
-	for _, e := range eventsFor(t, c, "crasher") {
-		found = found || (e.Reason == "BackOff" && strings.Contains(e.Message, "Back-off restarting failed container main in pod crasher"))
-	}
-	if !found {
-		t.Error("no BackOff event")
-	}
+	// The agent records Events in the background: the status can be written before them.
+	eventually(t, 30*time.Second, "a BackOff event", func() bool {
+		for _, e := range eventsFor(t, c, "crasher") {
+			if e.Reason == "BackOff" && strings.Contains(e.Message, "Back-off restarting failed container main in pod crasher") {
+				return true
+			}
+		}
+		return false
+	})
 }
 
 // TestAgentLivenessRestarts: kubia-unhealthy fails its liveness probe from the sixth request on

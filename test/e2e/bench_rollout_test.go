@@ -48,18 +48,11 @@ func BenchmarkDeployment1000(b *testing.B) {
 			},
 		}
 		wait := func() {
-			deadline := time.Now().Add(5 * time.Minute)
-			for {
+			eventually(b, 5*time.Minute, "1,000 replicas rolled out", func() bool {
 				d, err := c.AppsV1().Deployments("default").Get(ctx, "kubia", metav1.GetOptions{})
-				if err == nil && d.Generation <= d.Status.ObservedGeneration && d.Status.UpdatedReplicas == replicas &&
-					d.Status.Replicas == replicas && d.Status.AvailableReplicas == replicas {
-					return
-				}
-				if time.Now().After(deadline) {
-					b.Fatalf("not rolled out after 5m: %+v", d.Status)
-				}
-				time.Sleep(10 * time.Millisecond)
-			}
+				return err == nil && d.Generation <= d.Status.ObservedGeneration && d.Status.UpdatedReplicas == replicas &&
+					d.Status.Replicas == replicas && d.Status.AvailableReplicas == replicas
+			})
 		}
 		pid := s.cmd.Process.Pid
 		cpu0, t0 := cpuSeconds(pid), time.Now()

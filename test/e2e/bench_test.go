@@ -21,16 +21,13 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 )
 
-// benchServer starts a server for a benchmark (benchmarks have no t.Cleanup-friendly *testing.T
-// of their own kind, so the harness is driven through a throwaway T whose cleanups run at the end).
+// benchServer starts a server for a benchmark and returns it with the function that stops it
+// (a benchmark may start and stop several).
 func benchServer(b *testing.B, extra ...string) (*server, func()) {
-	t := &testing.T{}
-	s := &server{t: t, dataDir: b.TempDir(), home: b.TempDir()}
-	s.args = append([]string{"server", "--data-dir", s.dataDir, "--port", "0"}, ownNetwork(extra)...)
+	s := &server{t: b, dataDir: b.TempDir(), home: b.TempDir()}
+	s.args = append([]string{"server", "--data-dir", s.dataDir, "--port", "0"}, ownNetwork(b, extra)...)
 	s.start()
-	if t.Failed() {
-		b.Fatalf("server did not start: %s", s.stderr)
-	}
+	b.Cleanup(s.stop)
 	return s, s.stop
 }
 
@@ -175,14 +172,16 @@ func BenchmarkIdleRSS(b *testing.B) {
 		s, stop := benchServer(b)
 		var rss, prev int64
 		deadline := time.Now().Add(10 * time.Second)
+		sample := time.NewTicker(500 * time.Millisecond) // the measurement's sampling interval
 		for time.Now().Before(deadline) {
 			rss = rssKiB(s.cmd.Process.Pid)
 			if rss == prev && rss > 0 {
 				break
 			}
 			prev = rss
-			time.Sleep(500 * time.Millisecond) // sampling interval of a measurement, not a wait for a condition
+			<-sample.C
 		}
+		sample.Stop()
 		stop()
 		b.ReportMetric(float64(rss)/1024, "idle-RSS-MB")
 	}
@@ -218,6 +217,7 @@ func BenchmarkReadyAfterRestart(b *testing.B) {
 		if err := cmd.Start(); err != nil {
 			b.Fatal(err)
 		}
+		sample := time.NewTicker(2 * time.Millisecond) // the measurement's resolution
 		for {
 			resp, err := hc.Get(s.url + "/readyz")
 			if err == nil {
@@ -229,9 +229,10 @@ func BenchmarkReadyAfterRestart(b *testing.B) {
 			if time.Since(start) > 30*time.Second {
 				b.Fatal("not ready after 30s")
 			}
-			time.Sleep(2 * time.Millisecond)
+			<-sample.C
 		}
 		total += time.Since(start)
+		sample.Stop()
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
 		_ = cmd.Wait()
 	}

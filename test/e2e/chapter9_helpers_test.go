@@ -17,13 +17,12 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 )
 
-// ch9 is the reader's machine in the chapter 9 acceptance test: one server, one kubectl, a
-// shell whose working directory is examples/chapter9, and what this skiff can do.
+// ch9 is the reader's machine in the chapter 9 acceptance test: one server, one kubectl, and a
+// shell whose working directory is examples/chapter9.
 type ch9 struct {
 	t       *testing.T
 	s       *server
@@ -32,66 +31,21 @@ type ch9 struct {
 	dir     string // examples/chapter9, absolute
 	nodeIP  string
 	section string // "9.2.2": the prefix of the lines the test prints
-
-	// What the server can do; each false one names what is missing, for the skip messages.
-	realPods bool   // pods are processes answering HTTP and running probes (--runtime process)
-	noPods   string // why not
-	traffic  bool   // NodeIP:30123 reaches the ready pods (endpoints controller and proxy)
-	noTraf   string // why not
-	gc       bool   // deleting a controller deletes its pods (garbage collector)
-	skipped  []string
 }
 
-// ch9Server starts the reader's server: its own node IP and Service range so NodePort 30123
-// never collides with other tests, and the process runtime when this skiff has one, else the
-// fake one (then the steps that need real pods or traffic are skipped, each saying so).
+// ch9Server starts the reader's server with pods as real processes, on its own node IP, pod
+// range and Service range so NodePort 30123 never collides with other tests, and waits for its
+// node to be Ready.
 func ch9Server(t *testing.T) *ch9 {
 	t.Helper()
 	dir, err := filepath.Abs("../../examples/chapter9")
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := newAgentNet(t)
-	c := &ch9{t: t, k: preferredKubectl(t), dir: dir, nodeIP: n.nodeIP(1), gc: true}
-	args := []string{"--node-name", "n1", "--node-ip", c.nodeIP, "--service-cidr", fmt.Sprintf("127.%d.0.0/16", n.k+1)}
-	help, _ := exec.Command(skiffBin, "server", "--help").CombinedOutput()
-	if strings.Contains(string(help), "--cluster-cidr") {
-		args = append(args, "--cluster-cidr", fmt.Sprintf("127.%d.0.0/16", n.k), "--node-cidr-mask-size", "24")
-	}
-
-	c.s = startServer(t, append(args, "--runtime", "process")...)
-	c.c = c.s.client()
-	if c.nodeReady(30 * time.Second) {
-		c.realPods = true
-	} else {
-		c.noPods = "skiff server --runtime process registers no Ready node (the process runtime is not wired into the server)"
-		t.Logf("%s: falling back to --runtime fake", c.noPods)
-		c.s.stop()
-		c.s = startServer(t, append(args, "--runtime", "fake")...)
-		c.c = c.s.client()
-		if !c.nodeReady(30 * time.Second) {
-			t.Fatalf("node n1 not Ready with --runtime fake either")
-		}
-		c.noTraf = "pods are not processes (--runtime fake): " + c.noPods
-	}
-	t.Logf("kubectl %s, node IP %s, real pods %v", c.k.name, c.nodeIP, c.realPods)
+	s, n := startAgentServer(t)
+	c := &ch9{t: t, s: s, k: preferredKubectl(t), c: s.client(), dir: dir, nodeIP: n.nodeIP(1)}
+	t.Logf("kubectl %s, node IP %s", c.k.name, c.nodeIP)
 	return c
-}
-
-func (c *ch9) nodeReady(timeout time.Duration) bool {
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		n, err := c.c.CoreV1().Nodes().Get(context.Background(), "n1", metav1.GetOptions{})
-		if err == nil {
-			for _, cond := range n.Status.Conditions {
-				if cond.Type == corev1.NodeReady && cond.Status == corev1.ConditionTrue {
-					return true
-				}
-			}
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return false
 }
 
 // step runs one command of the tutorial (or one check of what it shows) and prints a line for
@@ -108,24 +62,6 @@ func (c *ch9) step(name string, fn func()) {
 	}()
 	fn()
 	ok = true
-}
-
-// skip records a tutorial step this server cannot do, and prints it: nothing is skipped silently.
-func (c *ch9) skip(name, why string) {
-	c.t.Helper()
-	msg := fmt.Sprintf("%s %s: %s", c.section, name, why)
-	c.skipped = append(c.skipped, msg)
-	fmt.Printf("chapter9: %s %s ... SKIPPED: %s\n", c.section, name, why)
-}
-
-// withTraffic runs fn, a step that sends requests through the Service, or skips it.
-func (c *ch9) withTraffic(name string, fn func()) {
-	c.t.Helper()
-	if !c.traffic {
-		c.skip(name, c.noTraf)
-		return
-	}
-	c.step(name, fn)
 }
 
 // sh runs one command line of the tutorial in examples/chapter9: "kubectl ..." runs the test's
@@ -189,6 +125,25 @@ func (c *ch9) want(what, out string, lines ...string) {
 	}
 }
 
+// deleted is the line kubectl delete prints for what (`pod "kubia-v1-\w{5}"`, a regular
+// expression): `pod "kubia-v1-xxxxx" deleted` from the chapter's kubectl, and from kubectl 1.34
+// on, the built-in one among them, `... deleted from default namespace`.
+func (c *ch9) deleted(what string) string {
+	if c.k.name == "builtin" {
+		return what + ` deleted from default namespace`
+	}
+	return what + ` deleted`
+}
+
+// kubectlCommand is how the reader's kubectl names itself in a recorded CHANGE-CAUSE: by the
+// name it was run as, and the built-in one runs as `skiff kubectl`.
+func (c *ch9) kubectlCommand() string {
+	if c.k.name == "builtin" {
+		return "skiff kubectl"
+	}
+	return "kubectl"
+}
+
 // wantExactly fails unless out is exactly lines (regular expressions, one per line).
 func (c *ch9) wantExactly(what, out string, lines ...string) {
 	c.t.Helper()
@@ -199,20 +154,17 @@ func (c *ch9) wantExactly(what, out string, lines ...string) {
 	c.want(what, out, lines...)
 }
 
-// eventually re-runs a kubectl command until its output satisfies ok, for a bounded time.
+// eventually re-runs a command of the tutorial until its output satisfies ok, for a bounded
+// time, and returns that output. Every run and its output is in the test log.
 func (c *ch9) eventually(what string, timeout time.Duration, ok func(out string) bool, args ...string) string {
 	c.t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		out, _, err := c.sh(30*time.Second, args...)
-		if err == nil && ok(out) {
-			return out
-		}
-		if time.Now().After(deadline) {
-			c.t.Fatalf("timed out after %s waiting for %s; last output of %s:\n%s", timeout, what, strings.Join(args, " "), out)
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
+	var out string
+	eventually(c.t, timeout, what, func() bool {
+		o, _, err := c.sh(30*time.Second, args...)
+		out = o
+		return err == nil && ok(o)
+	})
+	return out
 }
 
 // ch9Table parses kubectl's column output into rows keyed by header.
@@ -251,85 +203,34 @@ func ch9PodsAre(out, prefix string, n int) bool {
 	return true
 }
 
-// waitNoPods waits until no pod has label app=kubia; without a garbage collector deleting a
-// controller leaves its pods, which the test then deletes itself, saying so.
+// waitNoPods waits until no pod has label app=kubia: deleting a controller deletes its pods
+// (the garbage collector) and the agent stops them.
 func (c *ch9) waitNoPods(after string) {
 	c.t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	gcDeadline := time.Now().Add(20 * time.Second)
-	for {
+	eventually(c.t, 60*time.Second, "no pod with app=kubia left after "+after+" (the garbage collector deletes a controller's pods)", func() bool {
 		list, err := c.c.CoreV1().Pods("default").List(context.Background(), metav1.ListOptions{LabelSelector: "app=kubia"})
-		if err == nil && len(list.Items) == 0 {
-			return
-		}
-		if c.gc && time.Now().After(gcDeadline) && err == nil {
-			orphans := 0
-			for _, p := range list.Items {
-				if p.DeletionTimestamp == nil {
-					orphans++
-				}
-			}
-			if orphans > 0 {
-				c.gc = false
-				c.skip("pods deleted with their controller after "+after, "no garbage collector in skiff server: the pods stay; the test deletes them with kubectl delete po -l app=kubia")
-				c.run("kubectl", "delete", "po", "-l", "app=kubia", "--wait=false")
-			}
-		}
-		if !c.gc && err == nil {
-			for _, p := range list.Items {
-				if p.DeletionTimestamp == nil {
-					c.run("kubectl", "delete", "po", "-l", "app=kubia", "--wait=false")
-					break
-				}
-			}
-		}
-		if time.Now().After(deadline) {
-			c.t.Fatalf("pods with app=kubia still exist 60s after %s", after)
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
+		return err == nil && len(list.Items) == 0
+	})
 }
 
-// probeTraffic decides, once pods and the kubia Service exist, whether requests reach them; the
-// reason it does not is kept for the skip messages.
-func (c *ch9) probeTraffic(wantPods int) {
+// waitServed waits until the kubia Service has wantPods ready endpoints (the endpoints
+// controller) and answers on NodeIP:30123 (the service proxy).
+func (c *ch9) waitServed(wantPods int) {
 	c.t.Helper()
-	if !c.realPods {
-		return
-	}
-	ctx := context.Background()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		ep, err := c.c.CoreV1().Endpoints("default").Get(ctx, "kubia", metav1.GetOptions{})
-		if err == nil {
-			ready := 0
-			for _, ss := range ep.Subsets {
-				ready += len(ss.Addresses)
-			}
-			if ready == wantPods {
-				break
-			}
+	eventually(c.t, 60*time.Second, fmt.Sprintf("%d ready endpoints of the kubia Service", wantPods), func() bool {
+		ep, err := c.c.CoreV1().Endpoints("default").Get(context.Background(), "kubia", metav1.GetOptions{})
+		if err != nil {
+			return false
 		}
-		if time.Now().After(deadline) {
-			c.noTraf = "the kubia Service gets no ready Endpoints (the endpoints controller is not wired into skiff server)"
-			c.t.Logf("no traffic: %s", c.noTraf)
-			return
+		ready := 0
+		for _, ss := range ep.Subsets {
+			ready += len(ss.Addresses)
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	deadline = time.Now().Add(15 * time.Second)
-	for {
-		if r := ch9Get(c.target()); r.err == "" {
-			c.traffic = true
-			return
-		}
-		if time.Now().After(deadline) {
-			c.noTraf = "nothing answers on " + c.target() + " (the service proxy is not wired into skiff server)"
-			c.t.Logf("no traffic: %s", c.noTraf)
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return ready == wantPods
+	})
+	eventually(c.t, 30*time.Second, "an answer on "+c.target()+" through the service proxy", func() bool {
+		return ch9Get(c.target()).err == ""
+	})
 }
 
 func (c *ch9) target() string { return net.JoinHostPort(c.nodeIP, "30123") }
@@ -388,24 +289,25 @@ func ch9Versions(as []ch9Answer) map[string]int {
 	return m
 }
 
-// curlUntil requests until every one of the last n answers is version v, for a bounded time.
+// curlUntil requests until n answers in a row are version v, for a bounded time.
 func (c *ch9) curlUntil(v string, n int) {
 	c.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
 	run := 0
 	var last ch9Answer
-	for run < n {
-		if time.Now().After(deadline) {
-			c.t.Fatalf("the Service did not answer %s %d times in a row within 30s; last answer %+v", v, n, last)
+	defer func() {
+		if run < n {
+			c.t.Logf("last answer: %+v", last)
 		}
+	}()
+	eventually(c.t, 30*time.Second, fmt.Sprintf("the Service to answer %s %d times in a row", v, n), func() bool {
 		last = ch9Get(c.target())
 		if last.err == "" && last.version == v {
 			run++
 		} else {
 			run = 0
-			time.Sleep(50 * time.Millisecond)
 		}
-	}
+		return run >= n
+	})
 }
 
 // ch9Loop is the reader's `while true; do curl ...; done` in a second terminal: requests one
@@ -422,12 +324,9 @@ func (c *ch9) startLoop(max int, limit time.Duration) *ch9Loop {
 	deadline := time.Now().Add(limit)
 	go func() {
 		defer close(l.done)
+		pace := time.NewTicker(20 * time.Millisecond) // a request every 20 ms at most
+		defer pace.Stop()
 		for range max {
-			select {
-			case <-l.stop:
-				return
-			default:
-			}
 			if time.Now().After(deadline) {
 				return
 			}
@@ -435,7 +334,11 @@ func (c *ch9) startLoop(max int, limit time.Duration) *ch9Loop {
 			l.mu.Lock()
 			l.answers = append(l.answers, a)
 			l.mu.Unlock()
-			time.Sleep(20 * time.Millisecond)
+			select {
+			case <-l.stop:
+				return
+			case <-pace.C:
+			}
 		}
 	}()
 	c.t.Cleanup(func() { l.finish() })

@@ -43,7 +43,7 @@ func TestMain(m *testing.M) {
 
 // server is one running `skiff server` process.
 type server struct {
-	t          *testing.T
+	t          testing.TB
 	dataDir    string
 	url        string
 	kubeconfig string
@@ -59,7 +59,7 @@ var readyLine = regexp.MustCompile(`skiff is ready: (https://\S+) — export KUB
 func startServer(t *testing.T, extra ...string) *server {
 	t.Helper()
 	s := &server{t: t, dataDir: t.TempDir(), home: t.TempDir()}
-	s.args = append([]string{"server", "--data-dir", s.dataDir, "--port", "0"}, ownNetwork(extra)...)
+	s.args = append([]string{"server", "--data-dir", s.dataDir, "--port", "0"}, ownNetwork(t, extra)...)
 	s.start()
 	t.Cleanup(s.stop)
 	return s
@@ -67,13 +67,13 @@ func startServer(t *testing.T, extra ...string) *server {
 
 // ownNetwork gives a server its own node IP, pod range and service range (unless the test chose
 // them) so servers of tests running in parallel never share an address or a NodePort.
-func ownNetwork(extra []string) []string {
+func ownNetwork(t testing.TB, extra []string) []string {
 	for _, a := range extra {
 		if a == "--node-ip" || strings.HasPrefix(a, "--node-ip=") {
 			return extra
 		}
 	}
-	return append(newAgentNet(nil).serverArgs(), extra...)
+	return append(newAgentNet(t).serverArgs(), extra...)
 }
 
 func (s *server) start() {
@@ -218,14 +218,22 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	return l.w.Write(p)
 }
 
-// eventually polls cond every 50 ms until it returns true or timeout passes.
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+// eventually calls cond until it returns true, and fails the test if timeout passes first. It
+// is the one way the tests wait for what the server does in the background (an object a
+// controller makes, a status it writes, an Event, an endpoint): a read straight after an
+// asynchronous write races it. Between calls it pauses 50 ms, or as long as cond took if that
+// is longer, so that a costly check (a kubectl run) runs at most half the time.
+func eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
-	for !cond() {
+	for {
+		start := time.Now()
+		if cond() {
+			return
+		}
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out after %s waiting for %s", timeout, what)
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(max(50*time.Millisecond, time.Since(start)))
 	}
 }

@@ -1,9 +1,12 @@
 package e2e
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // TestCascadeNamespaceQuota: deleting a Deployment deletes its ReplicaSets and pods (background),
@@ -13,6 +16,19 @@ func TestCascadeNamespaceQuota(t *testing.T) {
 	s := startServer(t, "--runtime", "fake")
 	k := preferredKubectl(t)
 	s.must(k, "create", "namespace", "t1")
+	// The serviceaccount controller makes the default ServiceAccount and publishes the root CA
+	// after the namespace is created, not with it: wait for both, as upstream's e2e framework
+	// does for every namespace it creates.
+	c := s.client()
+	ctx := context.Background()
+	eventually(t, time.Minute, "the default ServiceAccount of namespace t1", func() bool {
+		_, err := c.CoreV1().ServiceAccounts("t1").Get(ctx, "default", metav1.GetOptions{})
+		return err == nil
+	})
+	eventually(t, time.Minute, "kube-root-ca.crt in namespace t1", func() bool {
+		_, err := c.CoreV1().ConfigMaps("t1").Get(ctx, "kube-root-ca.crt", metav1.GetOptions{})
+		return err == nil
+	})
 	contains(t, "default service account", s.must(k, "get", "sa", "default", "-n", "t1"), "default")
 	contains(t, "root CA published", s.must(k, "get", "cm", "kube-root-ca.crt", "-n", "t1", "-o", "jsonpath={.data.ca\\.crt}"), "BEGIN CERTIFICATE")
 

@@ -134,19 +134,13 @@ func (e *svcEnv) readyAddresses() (ready, notReady []string) {
 }
 
 // waitServed waits until n pods are ready endpoints of kubia and the NodePort answers. A server
-// that never writes kubia's Endpoints has no endpoints controller: the test is skipped then.
+// that never writes kubia's Endpoints has no endpoints controller: the test fails then.
 func (e *svcEnv) waitServed(n int) {
 	e.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		if _, err := e.c.CoreV1().Endpoints("default").Get(context.Background(), "kubia", metav1.GetOptions{}); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			e.t.Fatal("kubia has no Endpoints after 20s: is the endpoints controller running?")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	eventually(e.t, 20*time.Second, "kubia's Endpoints (is the endpoints controller running?)", func() bool {
+		_, err := e.c.CoreV1().Endpoints("default").Get(context.Background(), "kubia", metav1.GetOptions{})
+		return err == nil
+	})
 	eventually(e.t, 90*time.Second, fmt.Sprintf("%d ready kubia endpoints", n), func() bool {
 		ready, _ := e.readyAddresses()
 		return len(ready) == n
