@@ -38,6 +38,7 @@ type Cluster struct {
 	Factory  informers.SharedInformerFactory
 
 	ctx     context.Context // lives as long as the test
+	direct  *rest.Config    // in-process, not logged
 	admin   *dynamic.DynamicClient
 	typed   kubernetes.Interface // the test's own client, whose requests are not kept
 	kinds   map[schema.GroupVersionKind]*registry.Resource
@@ -80,7 +81,8 @@ func NewCluster(t testing.TB, objects ...runtime.Object) *Cluster {
 	for _, r := range srv.Resources() {
 		c.kinds[r.GVR.GroupVersion().WithKind(r.Kind)] = r
 	}
-	logged := rest.CopyConfig(srv.LoopbackConfig())
+	c.direct = srv.LoopbackConfig()
+	logged := rest.CopyConfig(c.direct)
 	logged.WrapTransport = c.log.wrap
 	if c.Client, err = kubernetes.NewForConfig(logged); err != nil {
 		t.Fatal(err)
@@ -88,10 +90,10 @@ func NewCluster(t testing.TB, objects ...runtime.Object) *Cluster {
 	if c.Metadata, err = metadata.NewForConfig(logged); err != nil {
 		t.Fatal(err)
 	}
-	if c.typed, err = kubernetes.NewForConfig(srv.LoopbackConfig()); err != nil {
+	if c.typed, err = kubernetes.NewForConfig(c.direct); err != nil {
 		t.Fatal(err)
 	}
-	if c.admin, err = dynamic.NewForConfig(srv.LoopbackConfig()); err != nil {
+	if c.admin, err = dynamic.NewForConfig(c.direct); err != nil {
 		t.Fatal(err)
 	}
 	c.seed(t, objects)
@@ -147,3 +149,7 @@ func (c *Cluster) Step(d time.Duration) {
 
 // Requests returns the requests Client and Metadata have sent so far, oldest first.
 func (c *Cluster) Requests() []Request { return c.log.requests() }
+
+// Config returns a config for clients of the test's own: their requests are not among
+// Requests and do not wake Eventually, so a condition may read through them.
+func (c *Cluster) Config() *rest.Config { return rest.CopyConfig(c.direct) }
