@@ -2,67 +2,102 @@ package controllertest
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
-	"reflect"
-	"strconv"
-	"sync"
+	"log/slog"
+	"net"
+	"path/filepath"
 	"testing"
 	"time"
 
-	jsonpatch "gopkg.in/evanphx/json-patch.v4"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/types"
-	utilrand "k8s.io/apimachinery/pkg/util/rand"
-	"k8s.io/apimachinery/pkg/util/strategicpatch"
-	"k8s.io/apimachinery/pkg/util/uuid"
-	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/informers"
-	"k8s.io/client-go/kubernetes/fake"
-	k8stesting "k8s.io/client-go/testing"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/metadata"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
+
+	"github.com/skiff-dev/skiff/internal/apiserver"
+	"github.com/skiff-dev/skiff/internal/registry"
+	"github.com/skiff-dev/skiff/internal/storage/bolt"
 )
 
 // Epoch is the fake clock's starting time.
 var Epoch = time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
 
-var bigWatchBuffers sync.Once
-
-// Cluster is a fake API server with informers over it.
+// Cluster is skiff's API server over a store in a temporary directory, with clients and
+// informers over it, and a fake clock for the controllers under test. The server's own
+// timestamps (creationTimestamp, deletionTimestamp) are wall-clock time, as in a real cluster;
+// the clock is the controllers' time only.
 type Cluster struct {
-	Client  *fake.Clientset
-	Clock   *Clock
-	Factory informers.SharedInformerFactory
+	// Client and Metadata reach the server in-process; every request they send is kept for
+	// Requests.
+	Client   kubernetes.Interface
+	Metadata metadata.Interface
+	Clock    *Clock
+	Factory  informers.SharedInformerFactory
 
-	mu sync.Mutex // guards rv
-	rv int64
-
-	changes *Changes // informer events, timers made and clock steps
+	ctx     context.Context // lives as long as the test
+	direct  *rest.Config    // in-process, not logged
+	admin   *dynamic.DynamicClient
+	typed   kubernetes.Interface // the test's own client, whose requests are not kept
+	kinds   map[schema.GroupVersionKind]*registry.Resource
+	uids    map[string]string // UIDs objects were given before they were created → the server's
+	log     *requestLog
+	changes *Changes // informer events, requests sent, timers made and clock steps
 }
 
-// NewCluster returns a cluster holding objects. Informers for pods,
-// ReplicaSets, ReplicationControllers and Deployments are registered so that
-// waits wake up on their events; call Start after building controllers.
-func NewCluster(objects ...runtime.Object) *Cluster {
-	c := &Cluster{changes: NewChanges()}
-	c.Clock = newClock(Epoch, c.changes.Notify)
-	for _, obj := range objects {
-		m, err := meta.Accessor(obj)
-		if err != nil {
-			panic(err)
-		}
-		if m.GetResourceVersion() == "" {
-			m.SetResourceVersion(c.nextRV())
-		}
+// NewCluster starts an API server and stores objects through it, as Create does, in order:
+// namespaces before their content, owners before their dependents. Objects marked for
+// deletion are deleted once all are created, last first. Informers for pods, ReplicaSets,
+// ReplicationControllers and Deployments are registered so that waits wake up on their
+// events; call Start after building controllers. The server stops when the test ends.
+func NewCluster(t testing.TB, objects ...runtime.Object) *Cluster {
+	t.Helper()
+	discard := slog.New(slog.DiscardHandler)
+	store, err := bolt.Open(filepath.Join(t.TempDir(), "state.db"), bolt.Options{Log: discard})
+	if err != nil {
+		t.Fatal(err)
 	}
-	// The fake's watchers panic when more than DefaultChanSize events are
-	// pending; controllers create pods in bursts.
-	bigWatchBuffers.Do(func() { watch.DefaultChanSize = 10000 })
-	c.Client = fake.NewSimpleClientset(objects...)
-	c.Client.PrependReactor("*", "*", c.react)
+	t.Cleanup(func() { _ = store.Close() })
+	srv, err := apiserver.New(apiserver.Config{
+		Store:            store,
+		AdvertiseAddress: net.IPv4(127, 0, 0, 1),
+		AdvertisePort:    6443,
+		Log:              discard,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	if err := srv.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	c := &Cluster{ctx: ctx, changes: NewChanges(), kinds: map[schema.GroupVersionKind]*registry.Resource{}, uids: map[string]string{}}
+	c.Clock = newClock(Epoch, c.changes.Notify)
+	c.log = &requestLog{notify: c.changes.Notify}
+	for _, r := range srv.Resources() {
+		c.kinds[r.GVR.GroupVersion().WithKind(r.Kind)] = r
+	}
+	c.direct = srv.LoopbackConfig()
+	logged := rest.CopyConfig(c.direct)
+	logged.WrapTransport = c.log.wrap
+	if c.Client, err = kubernetes.NewForConfig(logged); err != nil {
+		t.Fatal(err)
+	}
+	if c.Metadata, err = metadata.NewForConfig(logged); err != nil {
+		t.Fatal(err)
+	}
+	if c.typed, err = kubernetes.NewForConfig(c.direct); err != nil {
+		t.Fatal(err)
+	}
+	if c.admin, err = dynamic.NewForConfig(c.direct); err != nil {
+		t.Fatal(err)
+	}
+	c.seed(t, objects)
+
 	c.Factory = informers.NewSharedInformerFactory(c.Client, 0)
 	if err := c.changes.watch(
 		c.Factory.Core().V1().Pods().Informer(),
@@ -70,7 +105,7 @@ func NewCluster(objects ...runtime.Object) *Cluster {
 		c.Factory.Apps().V1().ReplicaSets().Informer(),
 		c.Factory.Apps().V1().Deployments().Informer(),
 	); err != nil {
-		panic(err)
+		t.Fatal(err)
 	}
 	return c
 }
@@ -81,9 +116,15 @@ func (c *Cluster) Watch(t testing.TB, informers ...cache.SharedInformer) {
 	c.changes.Watch(t, informers...)
 }
 
-// Start starts the informers and waits for their caches.
+// Start starts the informers and waits for their caches. They stop when ctx is done or the
+// test ends, whichever is first.
 func (c *Cluster) Start(t testing.TB, ctx context.Context) {
 	t.Helper()
+	ctx, cancel := context.WithCancel(ctx)
+	t.Cleanup(func() {
+		cancel()
+		c.Factory.Shutdown()
+	})
 	c.Factory.Start(ctx.Done())
 	for typ, ok := range c.Factory.WaitForCacheSync(ctx.Done()) {
 		if !ok {
@@ -92,9 +133,9 @@ func (c *Cluster) Start(t testing.TB, ctx context.Context) {
 	}
 }
 
-// Eventually waits until cond holds, re-checking after every informer event,
-// timer creation and clock step. On timeout it fails the test with what and
-// the last explanation cond gave.
+// Eventually waits until cond holds, re-checking after every informer event, request sent,
+// timer creation and clock step. On timeout it fails the test with what and the last
+// explanation cond gave.
 func (c *Cluster) Eventually(t testing.TB, what string, cond func() (bool, string)) {
 	t.Helper()
 	c.changes.Eventually(t, what, cond)
@@ -106,157 +147,9 @@ func (c *Cluster) Step(d time.Duration) {
 	c.changes.Notify()
 }
 
-func (c *Cluster) nextRV() string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.rv++
-	return strconv.FormatInt(c.rv, 10)
-}
+// Requests returns the requests Client and Metadata have sent so far, oldest first.
+func (c *Cluster) Requests() []Request { return c.log.requests() }
 
-func (c *Cluster) react(action k8stesting.Action) (bool, runtime.Object, error) {
-	if action.GetSubresource() != "" && action.GetSubresource() != "status" {
-		return false, nil, nil
-	}
-	switch action.GetVerb() {
-	case "create":
-		if action.GetSubresource() != "" {
-			return false, nil, nil
-		}
-		obj, err := c.create(action.(k8stesting.CreateAction))
-		return true, obj, err
-	case "update":
-		a := action.(k8stesting.UpdateAction)
-		obj, err := c.update(a, a.GetObject().DeepCopyObject(), true)
-		return true, obj, err
-	case "patch":
-		obj, err := c.patch(action.(k8stesting.PatchAction))
-		return true, obj, err
-	}
-	return false, nil, nil
-}
-
-func (c *Cluster) create(a k8stesting.CreateAction) (runtime.Object, error) {
-	obj := a.GetObject().DeepCopyObject()
-	m, err := meta.Accessor(obj)
-	if err != nil {
-		return nil, err
-	}
-	if m.GetName() == "" && m.GetGenerateName() != "" {
-		m.SetName(m.GetGenerateName() + utilrand.String(5))
-	}
-	if m.GetName() == "" {
-		return nil, apierrors.NewBadRequest("name or generateName is required")
-	}
-	if a.GetNamespace() != "" {
-		m.SetNamespace(a.GetNamespace())
-	}
-	m.SetUID(uuid.NewUUID())
-	m.SetCreationTimestamp(metav1.NewTime(c.Clock.Now()))
-	m.SetResourceVersion(c.nextRV())
-	m.SetGeneration(1)
-	if err := c.Client.Tracker().Create(a.GetResource(), obj, a.GetNamespace()); err != nil {
-		return nil, err
-	}
-	return obj.DeepCopyObject(), nil
-}
-
-// update stores obj over the current object the way the API server would.
-// checkRV enables optimistic concurrency on obj's resourceVersion.
-func (c *Cluster) update(a k8stesting.Action, obj runtime.Object, checkRV bool) (runtime.Object, error) {
-	gvr, ns := a.GetResource(), a.GetNamespace()
-	m, err := meta.Accessor(obj)
-	if err != nil {
-		return nil, err
-	}
-	old, err := c.Client.Tracker().Get(gvr, ns, m.GetName())
-	if err != nil {
-		return nil, err
-	}
-	om, _ := meta.Accessor(old)
-	if checkRV && m.GetResourceVersion() != "" && m.GetResourceVersion() != om.GetResourceVersion() {
-		return nil, apierrors.NewConflict(gvr.GroupResource(), m.GetName(),
-			fmt.Errorf("the object has been modified; please apply your changes to the latest version and try again"))
-	}
-	if m.GetUID() != "" && m.GetUID() != om.GetUID() {
-		return nil, apierrors.NewConflict(gvr.GroupResource(), m.GetName(),
-			fmt.Errorf("Precondition failed: UID in precondition: %v, UID in object meta: %v", m.GetUID(), om.GetUID()))
-	}
-
-	oldU, err := runtime.DefaultUnstructuredConverter.ToUnstructured(old)
-	if err != nil {
-		return nil, err
-	}
-	newU, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
-	if err != nil {
-		return nil, err
-	}
-	if a.GetSubresource() == "status" {
-		// The status subresource changes status (and, as upstream allows for
-		// Deployments, annotations) but never spec or labels.
-		setOrDelete(newU, "spec", oldU["spec"])
-		newMeta := newU["metadata"].(map[string]any)
-		oldMeta := oldU["metadata"].(map[string]any)
-		setOrDelete(newMeta, "labels", oldMeta["labels"])
-	} else if st, ok := oldU["status"]; ok {
-		newU["status"] = st
-	}
-
-	out := reflect.New(reflect.TypeOf(old).Elem()).Interface().(runtime.Object)
-	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(newU, out); err != nil {
-		return nil, err
-	}
-	nm, _ := meta.Accessor(out)
-	nm.SetUID(om.GetUID())
-	nm.SetCreationTimestamp(om.GetCreationTimestamp())
-	nm.SetDeletionTimestamp(om.GetDeletionTimestamp())
-	nm.SetGeneration(om.GetGeneration())
-	if !reflect.DeepEqual(oldU["spec"], newU["spec"]) {
-		nm.SetGeneration(om.GetGeneration() + 1)
-	}
-	nm.SetResourceVersion(c.nextRV())
-	if err := c.Client.Tracker().Update(gvr, out, ns); err != nil {
-		return nil, err
-	}
-	return out.DeepCopyObject(), nil
-}
-
-func setOrDelete(m map[string]any, key string, v any) {
-	if v == nil {
-		delete(m, key)
-		return
-	}
-	m[key] = v
-}
-
-func (c *Cluster) patch(a k8stesting.PatchAction) (runtime.Object, error) {
-	old, err := c.Client.Tracker().Get(a.GetResource(), a.GetNamespace(), a.GetName())
-	if err != nil {
-		return nil, err
-	}
-	oldJSON, err := json.Marshal(old)
-	if err != nil {
-		return nil, err
-	}
-	var newJSON []byte
-	switch a.GetPatchType() {
-	case types.StrategicMergePatchType:
-		newJSON, err = strategicpatch.StrategicMergePatch(oldJSON, a.GetPatch(), reflect.New(reflect.TypeOf(old).Elem()).Interface())
-	case types.MergePatchType:
-		newJSON, err = jsonpatch.MergePatch(oldJSON, a.GetPatch())
-	case types.JSONPatchType:
-		var p jsonpatch.Patch
-		if p, err = jsonpatch.DecodePatch(a.GetPatch()); err == nil {
-			newJSON, err = p.Apply(oldJSON)
-		}
-	default:
-		return nil, apierrors.NewBadRequest(fmt.Sprintf("patch type %s not supported", a.GetPatchType()))
-	}
-	if err != nil {
-		return nil, apierrors.NewBadRequest(err.Error())
-	}
-	obj := reflect.New(reflect.TypeOf(old).Elem()).Interface().(runtime.Object)
-	if err := json.Unmarshal(newJSON, obj); err != nil {
-		return nil, apierrors.NewBadRequest(err.Error())
-	}
-	return c.update(a, obj, false)
-}
+// Config returns a config for clients of the test's own: their requests are not among
+// Requests and do not wake Eventually, so a condition may read through them.
+func (c *Cluster) Config() *rest.Config { return rest.CopyConfig(c.direct) }

@@ -22,9 +22,10 @@ import (
 
 	"github.com/skiff-dev/skiff/internal/controller/controllertest"
 	"github.com/skiff-dev/skiff/internal/controller/replicaset"
+	"github.com/skiff-dev/skiff/internal/registry"
 )
 
-// env runs the Deployment and ReplicaSet controllers over a fake API server.
+// env runs the Deployment and ReplicaSet controllers over an API server.
 // The test plays the kubelet: pods become ready only when it says so.
 type env struct {
 	*controllertest.Cluster
@@ -39,7 +40,7 @@ type env struct {
 
 func newEnv(t *testing.T, objs ...runtime.Object) *env {
 	t.Helper()
-	cl := controllertest.NewCluster(objs...)
+	cl := controllertest.NewCluster(t, objs...)
 	e := &env{Cluster: cl, events: record.NewFakeRecorder(10000)}
 	log := testLogger()
 	dc := New(cl.Client, cl.Factory, log, WithClock(cl.Clock), WithEventRecorder(e.events))
@@ -280,9 +281,23 @@ func kubia(replicas int32) *appsv1.Deployment {
 	return d
 }
 
+// hashOf is the pod-template-hash of the Deployment's template with image.
 func hashOf(image string) string {
-	tpl := template(image)
+	tpl := storedTemplate(image)
 	return podTemplateHash(&tpl, nil)
+}
+
+// storedTemplate is the Deployment's template with image as the API server
+// stores it: with its defaults, which are part of what the hash covers.
+func storedTemplate(image string) v1.PodTemplateSpec {
+	d := kubia(1)
+	d.Spec.Template = template(image)
+	for _, r := range registry.All() {
+		if r.GVR == appsv1.SchemeGroupVersion.WithResource("deployments") {
+			r.Default(d)
+		}
+	}
+	return d.Spec.Template
 }
 
 func testLogger() *slog.Logger {

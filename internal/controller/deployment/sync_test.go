@@ -39,7 +39,7 @@ func TestCreateDeployment(t *testing.T) {
 	if !maps.Equal(rs.Annotations, wantAnnotations) {
 		t.Errorf("ReplicaSet annotations = %v, want %v", rs.Annotations, wantAnnotations)
 	}
-	if ref := metav1.GetControllerOf(rs); ref == nil || ref.Kind != "Deployment" || ref.UID != "d-uid" || !ptr.Deref(ref.BlockOwnerDeletion, false) {
+	if ref := metav1.GetControllerOf(rs); ref == nil || ref.Kind != "Deployment" || ref.UID != e.deployment(t).UID || !ptr.Deref(ref.BlockOwnerDeletion, false) {
 		t.Errorf("ReplicaSet controller = %+v", ref)
 	}
 	if *rs.Spec.Replicas != 3 {
@@ -348,11 +348,13 @@ func TestAdoptsOrphanReplicaSet(t *testing.T) {
 	// And one of its ReplicaSets someone relabeled out of its selector.
 	strayed := rs("kubia-debug", 0, 0, 2*time.Hour)
 	strayed.Labels = map[string]string{"app": "kubia-debug"}
+	strayed.Spec.Selector = &metav1.LabelSelector{MatchLabels: strayed.Labels}
+	strayed.Spec.Template.Labels = strayed.Labels
 	strayed.OwnerReferences = []metav1.OwnerReference{*metav1.NewControllerRef(kubia(3), controllerKind)}
 
 	e := newEnv(t, kubia(3), orphan, strayed)
 	e.rollOut(t)
-	if ref := metav1.GetControllerOf(e.replicaSet(t, orphan.Name)); ref == nil || ref.UID != "d-uid" || !ptr.Deref(ref.BlockOwnerDeletion, false) {
+	if ref := metav1.GetControllerOf(e.replicaSet(t, orphan.Name)); ref == nil || ref.UID != e.deployment(t).UID || !ptr.Deref(ref.BlockOwnerDeletion, false) {
 		t.Errorf("orphan not adopted: %+v", e.replicaSet(t, orphan.Name).OwnerReferences)
 	}
 	e.Eventually(t, "the relabeled ReplicaSet released", func() (bool, string) {
@@ -378,7 +380,7 @@ func TestHashCollision(t *testing.T) {
 	if ptr.Deref(d.Status.CollisionCount, 0) != 1 {
 		t.Fatalf("collisionCount = %v, want 1", d.Status.CollisionCount)
 	}
-	tpl := template("luksa/kubia:v1")
+	tpl := storedTemplate("luksa/kubia:v1")
 	want := "kubia-" + podTemplateHash(&tpl, ptr.To[int32](1))
 	if rs := e.replicaSet(t, want); *rs.Spec.Replicas != 1 {
 		t.Errorf("%s has %d replicas", want, *rs.Spec.Replicas)

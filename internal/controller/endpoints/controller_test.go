@@ -4,34 +4,30 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"strconv"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
-	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/skiff-dev/skiff/internal/controller/controllertest"
 )
 
-// env is a Controller over a fake API server, with a wait that wakes on every Endpoints,
+// env is a Controller over an API server, with a wait that wakes on every Endpoints,
 // EndpointSlice, Service and Pod event.
 type env struct {
 	cluster *controllertest.Cluster
 	ctrl    *Controller
-	rv      atomic.Int64
 }
 
 func newEnv(t *testing.T, run bool, objs ...runtime.Object) *env {
 	t.Helper()
-	e := &env{cluster: controllertest.NewCluster(objs...)}
-	e.rv.Store(1000)
+	e := &env{cluster: controllertest.NewCluster(t, objs...)}
 	e.ctrl = New(e.cluster.Client, e.cluster.Factory, slog.New(slog.DiscardHandler), Options{})
 	e.cluster.Watch(t,
 		e.cluster.Factory.Core().V1().Endpoints().Informer(),
@@ -58,12 +54,39 @@ func newEnv(t *testing.T, run bool, objs ...runtime.Object) *env {
 	return e
 }
 
-// setPod stores pod as it is (deletion timestamp included), as the API server's graceful delete
-// or the agent's status write would, bypassing the fake's update rules.
-func (e *env) setPod(t *testing.T, pod *corev1.Pod) {
+// updatePod changes a pod in default as a user would.
+func (e *env) updatePod(t *testing.T, name string, change func(*corev1.Pod)) {
 	t.Helper()
-	pod.ResourceVersion = strconv.FormatInt(e.rv.Add(1), 10)
-	if err := e.cluster.Client.Tracker().Update(corev1.SchemeGroupVersion.WithResource("pods"), pod, pod.Namespace); err != nil {
+	pods := e.cluster.Client.CoreV1().Pods("default")
+	p, err := pods.Get(context.Background(), name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	change(p)
+	if _, err := pods.Update(context.Background(), p, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// setPodStatus writes the status of a pod in default as the agent would.
+func (e *env) setPodStatus(t *testing.T, pod *corev1.Pod) {
+	t.Helper()
+	pods := e.cluster.Client.CoreV1().Pods("default")
+	p, err := pods.Get(context.Background(), pod.Name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Status = pod.Status
+	if _, err := pods.UpdateStatus(context.Background(), p, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// deletePod deletes a pod in default with a grace period, as kubectl delete would; with 0,
+// as the agent does when the pod's containers have stopped.
+func (e *env) deletePod(t *testing.T, name string, grace int64) {
+	t.Helper()
+	if err := e.cluster.Client.CoreV1().Pods("default").Delete(context.Background(), name, metav1.DeleteOptions{GracePeriodSeconds: &grace}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -81,10 +104,10 @@ func (e *env) slices(name string) []*discoveryv1.EndpointSlice {
 // writes counts the create, update and delete requests for resource.
 func (e *env) writes(resource string) int {
 	n := 0
-	for _, a := range e.cluster.Client.Actions() {
-		switch a.GetVerb() {
+	for _, r := range e.cluster.Requests() {
+		switch r.Verb {
 		case "create", "update", "delete":
-			if a.GetResource().Resource == resource {
+			if r.Resource == resource {
 				n++
 			}
 		}
@@ -157,7 +180,7 @@ func TestControllerDropsTerminatingPodAtOnce(t *testing.T) {
 	e.cluster.Eventually(t, "both pods ready", e.endpointsAre("kubia", "[127.0.1.1 127.0.1.2]", "[]"))
 
 	// Deleted with a grace period: still Ready, but terminating.
-	e.setPod(t, pod("b", "127.0.1.2").terminating().obj())
+	e.deletePod(t, "b", 30)
 	e.cluster.Eventually(t, "b gone from endpoints", e.endpointsAre("kubia", "[127.0.1.1]", "[]"))
 	e.cluster.Eventually(t, "b terminating in its slice", func() (bool, string) {
 		for _, s := range e.slices("kubia") {
@@ -172,10 +195,8 @@ func TestControllerDropsTerminatingPodAtOnce(t *testing.T) {
 	})
 
 	// The agent turns it unready, then the pod goes.
-	e.setPod(t, pod("b", "127.0.1.2").terminating().notReady().obj())
-	if err := e.cluster.Client.Tracker().Delete(corev1.SchemeGroupVersion.WithResource("pods"), "default", "b"); err != nil {
-		t.Fatal(err)
-	}
+	e.setPodStatus(t, pod("b", "127.0.1.2").notReady().obj())
+	e.deletePod(t, "b", 0)
 	e.cluster.Eventually(t, "b gone from slices", func() (bool, string) {
 		ss := e.slices("kubia")
 		return len(ss) == 1 && len(ss[0].Endpoints) == 1, fmt.Sprintf("%d slices", len(ss))
@@ -189,7 +210,10 @@ func TestControllerFollowsSelectorAndLabels(t *testing.T) {
 	e.cluster.Eventually(t, "both versions", e.endpointsAre("kubia", "[127.0.1.1 127.0.1.2]", "[]"))
 
 	// Blue-green: `kubectl set selector service kubia app=kubia,version=v2`.
-	svc := service("kubia").obj()
+	svc, err := e.cluster.Client.CoreV1().Services("default").Get(context.Background(), "kubia", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	svc.Spec.Selector = map[string]string{"app": "kubia", "version": "v2"}
 	if _, err := e.cluster.Client.CoreV1().Services("default").Update(context.Background(), svc, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
@@ -197,7 +221,7 @@ func TestControllerFollowsSelectorAndLabels(t *testing.T) {
 	e.cluster.Eventually(t, "v2 only", e.endpointsAre("kubia", "[127.0.1.2]", "[]"))
 
 	// Relabelling a pod out of the selector takes it out.
-	e.setPod(t, pod("v2", "127.0.1.2").labels("app", "kubia", "version", "debug").obj())
+	e.updatePod(t, "v2", func(p *corev1.Pod) { p.Labels = map[string]string{"app": "kubia", "version": "debug"} })
 	e.cluster.Eventually(t, "no pods", e.endpointsAre("kubia", "[]", "[]"))
 	e.cluster.Eventually(t, "an empty placeholder slice", func() (bool, string) {
 		ss := e.slices("kubia")
@@ -229,9 +253,7 @@ func TestControllerWritesNothingWhenNothingChanged(t *testing.T) {
 		}
 	}
 	// An annotation change on the pod changes no endpoint either.
-	p := pod("a", "127.0.1.1").obj()
-	p.Annotations = map[string]string{"note": "x"}
-	e.setPod(t, p)
+	e.updatePod(t, "a", func(p *corev1.Pod) { p.Annotations = map[string]string{"note": "x"} })
 	e.cluster.Eventually(t, "pod change cached", func() (bool, string) {
 		got, _ := e.ctrl.pods.Pods("default").Get("a")
 		return got != nil && got.Annotations["note"] == "x", "old pod"
@@ -323,8 +345,8 @@ func TestControllerIgnoresExternalName(t *testing.T) {
 	if _, err := e.endpoints("db"); !apierrors.IsNotFound(err) {
 		t.Errorf("an ExternalName Service got Endpoints (err %v)", err)
 	}
-	for _, a := range e.cluster.Client.Actions() {
-		if a.GetVerb() == "create" && a.(k8stesting.CreateAction).GetObject().(metav1.Object).GetGenerateName() == "db-" {
+	for _, r := range e.cluster.Requests() {
+		if m, err := meta.Accessor(r.Object); r.Verb == "create" && err == nil && m.GetGenerateName() == "db-" {
 			t.Errorf("an ExternalName Service got a slice")
 		}
 	}

@@ -2,24 +2,20 @@ package garbagecollector
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"slices"
-	"strconv"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/metadata/fake"
+	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/metadata/metadatainformer"
-	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/skiff-dev/skiff/internal/controller/controllertest"
 )
@@ -29,118 +25,66 @@ var (
 	replicasets = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "replicasets"}
 	pods        = schema.GroupVersionResource{Version: "v1", Resource: "pods"}
 	configmaps  = schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
-	// statefulsets are resolvable but not watched: only live reads see them.
-	statefulsets = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "statefulsets"}
+	// replicationcontrollers are resolvable but not watched: only live reads see them.
+	replicationcontrollers = schema.GroupVersionResource{Version: "v1", Resource: "replicationcontrollers"}
 )
 
 var kinds = map[schema.GroupVersionResource]string{
-	deployments: "Deployment", replicasets: "ReplicaSet", pods: "Pod", configmaps: "ConfigMap", statefulsets: "StatefulSet",
+	deployments: "Deployment", replicasets: "ReplicaSet", pods: "Pod", configmaps: "ConfigMap", replicationcontrollers: "ReplicationController",
 }
 
-// cluster is a fake metadata client that deletes as the API server does:
-// propagationPolicy becomes a finalizer, an object with finalizers only gets
-// a deletionTimestamp, and it goes once its last finalizer is removed. It
-// also keeps resourceVersions and honours them in patches and preconditions.
+// cluster is an API server, with a metadata client of the test's own whose reads are not
+// among the requests recorded.
 type cluster struct {
-	client  *fake.FakeMetadataClient
-	rv      atomic.Int64
-	changes *controllertest.Changes // informer events and API calls
+	*controllertest.Cluster
+	direct metadata.Interface
 }
-
-func (c *cluster) nextRV() string { return strconv.FormatInt(c.rv.Add(1), 10) }
 
 func newCluster(t *testing.T) *cluster {
-	scheme := fake.NewTestScheme()
-	if err := metav1.AddMetaToScheme(scheme); err != nil {
+	c := &cluster{Cluster: controllertest.NewCluster(t)}
+	var err error
+	if c.direct, err = metadata.NewForConfig(c.Config()); err != nil {
 		t.Fatal(err)
 	}
-	c := &cluster{client: fake.NewSimpleMetadataClient(scheme), changes: controllertest.NewChanges()}
-	tracker := c.client.Tracker()
-	c.client.PrependReactor("delete", "*", func(a k8stesting.Action) (bool, runtime.Object, error) {
-		d := a.(k8stesting.DeleteActionImpl)
-		obj, err := tracker.Get(d.Resource, d.Namespace, d.Name)
-		if err != nil {
-			return true, nil, err
-		}
-		m := obj.(*metav1.PartialObjectMetadata).DeepCopy()
-		if p := d.DeleteOptions.Preconditions; p != nil && ((p.UID != nil && *p.UID != m.UID) ||
-			(p.ResourceVersion != nil && *p.ResourceVersion != m.ResourceVersion)) {
-			return true, nil, apierrors.NewConflict(d.Resource.GroupResource(), d.Name, fmt.Errorf("precondition failed"))
-		}
-		if p := d.DeleteOptions.PropagationPolicy; p != nil {
-			switch *p {
-			case metav1.DeletePropagationForeground:
-				m.Finalizers = appendOnce(m.Finalizers, metav1.FinalizerDeleteDependents)
-			case metav1.DeletePropagationOrphan:
-				m.Finalizers = appendOnce(m.Finalizers, metav1.FinalizerOrphanDependents)
-			}
-		}
-		if len(m.Finalizers) == 0 {
-			return true, nil, tracker.Delete(d.Resource, d.Namespace, d.Name)
-		}
-		if m.DeletionTimestamp == nil {
-			m.DeletionTimestamp = &metav1.Time{Time: time.Now()}
-		}
-		m.ResourceVersion = c.nextRV()
-		return true, nil, tracker.Update(d.Resource, m, d.Namespace)
-	})
-	c.client.PrependReactor("patch", "*", func(a k8stesting.Action) (bool, runtime.Object, error) {
-		p := a.(k8stesting.PatchActionImpl)
-		var patch struct {
-			Metadata struct {
-				ResourceVersion string `json:"resourceVersion"`
-			} `json:"metadata"`
-		}
-		if err := json.Unmarshal(p.Patch, &patch); err != nil {
-			return true, nil, err
-		}
-		cur, err := tracker.Get(p.Resource, p.Namespace, p.Name)
-		if err != nil {
-			return true, nil, err
-		}
-		if rv := patch.Metadata.ResourceVersion; rv != "" && rv != cur.(*metav1.PartialObjectMetadata).ResourceVersion {
-			return true, nil, apierrors.NewConflict(p.Resource.GroupResource(), p.Name, fmt.Errorf("stale resourceVersion"))
-		}
-		_, obj, err := k8stesting.ObjectReaction(tracker)(a)
-		if err != nil {
-			return true, obj, err
-		}
-		m := obj.(*metav1.PartialObjectMetadata).DeepCopy()
-		if m.DeletionTimestamp != nil && len(m.Finalizers) == 0 {
-			return true, obj, tracker.Delete(p.Resource, p.Namespace, p.Name)
-		}
-		m.ResourceVersion = c.nextRV()
-		return true, m, tracker.Update(p.Resource, m, p.Namespace)
-	})
-	// Every call wakes waiters too, for conditions on the calls recorded: the fake records a
-	// call before its reactors run.
-	c.client.PrependReactor("*", "*", func(k8stesting.Action) (bool, runtime.Object, error) {
-		c.changes.Notify()
-		return false, nil, nil
-	})
 	return c
 }
 
-func appendOnce(s []string, v string) []string {
-	if slices.Contains(s, v) {
-		return s
+// object is a valid object of gvr's kind, named name in namespace ns.
+func object(gvr schema.GroupVersionResource, name string) runtime.Object {
+	labels := map[string]string{"app": name}
+	template := corev1.PodTemplateSpec{
+		ObjectMeta: metav1.ObjectMeta{Labels: labels},
+		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "nginx"}}},
 	}
-	return append(s, v)
+	om := metav1.ObjectMeta{Namespace: "ns", Name: name}
+	switch gvr {
+	case deployments:
+		return &appsv1.Deployment{ObjectMeta: om, Spec: appsv1.DeploymentSpec{Selector: &metav1.LabelSelector{MatchLabels: labels}, Template: template}}
+	case replicasets:
+		return &appsv1.ReplicaSet{ObjectMeta: om, Spec: appsv1.ReplicaSetSpec{Selector: &metav1.LabelSelector{MatchLabels: labels}, Template: template}}
+	case replicationcontrollers:
+		return &corev1.ReplicationController{ObjectMeta: om, Spec: corev1.ReplicationControllerSpec{Selector: labels, Template: &template}}
+	case pods:
+		return &corev1.Pod{ObjectMeta: om, Spec: template.Spec}
+	case configmaps:
+		return &corev1.ConfigMap{ObjectMeta: om}
+	}
+	panic("no object for " + gvr.String())
 }
 
 func (c *cluster) add(t *testing.T, gvr schema.GroupVersionResource, name string, owners ...metav1.OwnerReference) *metav1.PartialObjectMetadata {
 	t.Helper()
-	m := &metav1.PartialObjectMetadata{
-		TypeMeta: metav1.TypeMeta{APIVersion: gvr.GroupVersion().String(), Kind: kinds[gvr]},
-		ObjectMeta: metav1.ObjectMeta{
-			Namespace: "ns", Name: name, UID: types.UID(gvr.Resource + "-" + name), OwnerReferences: owners,
-			ResourceVersion: c.nextRV(),
-		},
+	obj := object(gvr, name)
+	m, err := meta.Accessor(obj)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if err := c.client.Tracker().Create(gvr, m, "ns"); err != nil {
-		t.Fatalf("create %s %s: %v", gvr.Resource, name, err)
+	m.SetOwnerReferences(owners)
+	c.Create(t, obj)
+	return &metav1.PartialObjectMetadata{
+		TypeMeta:   metav1.TypeMeta{APIVersion: gvr.GroupVersion().String(), Kind: kinds[gvr]},
+		ObjectMeta: *obj.(metav1.ObjectMetaAccessor).GetObjectMeta().(*metav1.ObjectMeta),
 	}
-	return m
 }
 
 func owner(o *metav1.PartialObjectMetadata, block bool) metav1.OwnerReference {
@@ -150,17 +94,18 @@ func owner(o *metav1.PartialObjectMetadata, block bool) metav1.OwnerReference {
 
 func (c *cluster) delete(t *testing.T, gvr schema.GroupVersionResource, name string, policy metav1.DeletionPropagation) {
 	t.Helper()
-	if err := c.client.Resource(gvr).Namespace("ns").Delete(context.Background(), name, metav1.DeleteOptions{PropagationPolicy: &policy}); err != nil {
+	if err := c.Metadata.Resource(gvr).Namespace("ns").Delete(context.Background(), name, metav1.DeleteOptions{PropagationPolicy: &policy}); err != nil {
 		t.Fatalf("delete %s %s: %v", gvr.Resource, name, err)
 	}
 }
 
 func (c *cluster) get(gvr schema.GroupVersionResource, name string) (*metav1.PartialObjectMetadata, bool) {
-	obj, err := c.client.Tracker().Get(gvr, "ns", name)
+	obj, err := c.direct.Resource(gvr).Namespace("ns").Get(context.Background(), name, metav1.GetOptions{})
 	if err != nil {
 		return nil, false
 	}
-	return obj.(*metav1.PartialObjectMetadata), true
+	obj.APIVersion, obj.Kind = gvr.GroupVersion().String(), kinds[gvr]
+	return obj, true
 }
 
 func (c *cluster) run(t *testing.T) {
@@ -169,14 +114,14 @@ func (c *cluster) run(t *testing.T) {
 	for gvr, kind := range kinds {
 		mapper.Add(gvr.GroupVersion().WithKind(kind), meta.RESTScopeNamespace)
 	}
-	factory := metadatainformer.NewSharedInformerFactory(c.client, 0)
+	factory := metadatainformer.NewSharedInformerFactory(c.Metadata, 0)
 	watched := []schema.GroupVersionResource{deployments, replicasets, pods, configmaps}
-	gc, err := New(c.client, factory, mapper, watched, slog.New(slog.DiscardHandler), Options{RecheckInterval: 50 * time.Millisecond})
+	gc, err := New(c.Metadata, factory, mapper, watched, slog.New(slog.DiscardHandler), Options{RecheckInterval: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, gvr := range watched {
-		c.changes.Watch(t, factory.ForResource(gvr).Informer())
+		c.Watch(t, factory.ForResource(gvr).Informer())
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	factory.Start(ctx.Done())
@@ -215,15 +160,17 @@ func TestBackgroundDeletionCascades(t *testing.T) {
 	c.tree(t)
 	cm := c.add(t, configmaps, "keeper")
 	rs, _ := c.get(replicasets, "web-1")
-	c.add(t, pods, "shared", owner(rs, true), owner(cm, false))
+	second := owner(cm, false)
+	second.Controller = nil // an object has one controller at most
+	c.add(t, pods, "shared", owner(rs, true), second)
 	c.add(t, pods, "standalone")
 	c.run(t)
 
 	c.delete(t, deployments, "web", metav1.DeletePropagationBackground)
-	c.changes.Eventually(t, "the replicaset collected", c.gone(replicasets, "web-1"))
-	c.changes.Eventually(t, "its pods collected", c.gone(pods, "web-1-a", "web-1-b"))
+	c.Eventually(t, "the replicaset collected", c.gone(replicasets, "web-1"))
+	c.Eventually(t, "its pods collected", c.gone(pods, "web-1-a", "web-1-b"))
 
-	c.changes.Eventually(t, "the shared pod released", func() (bool, string) {
+	c.Eventually(t, "the shared pod released", func() (bool, string) {
 		p, ok := c.get(pods, "shared")
 		if !ok {
 			return false, "pod with a living second owner was deleted"
@@ -246,21 +193,21 @@ func TestForegroundDeletionRemovesDependentsFirst(t *testing.T) {
 	if !ok || d.DeletionTimestamp == nil {
 		t.Fatal("foreground delete did not leave the deployment in deletion")
 	}
-	c.changes.Eventually(t, "the deployment gone", c.gone(deployments, "web"))
-	c.changes.Eventually(t, "the replicaset gone", c.gone(replicasets, "web-1"))
-	c.changes.Eventually(t, "the pods gone", c.gone(pods, "web-1-a", "web-1-b"))
+	c.Eventually(t, "the deployment gone", c.gone(deployments, "web"))
+	c.Eventually(t, "the replicaset gone", c.gone(replicasets, "web-1"))
+	c.Eventually(t, "the pods gone", c.gone(pods, "web-1-a", "web-1-b"))
 
 	// Order of writes: both pods deleted, then the replicaset released, then
 	// the deployment.
 	var order []string
-	for _, a := range c.client.Actions() {
-		switch a := a.(type) {
-		case k8stesting.DeleteActionImpl:
-			if a.Resource == pods {
-				order = append(order, "delete "+a.Name)
+	for _, r := range c.Requests() {
+		switch r.Verb {
+		case "delete":
+			if r.Resource == pods.Resource {
+				order = append(order, "delete "+r.Name)
 			}
-		case k8stesting.PatchActionImpl:
-			order = append(order, "patch "+a.Name)
+		case "patch":
+			order = append(order, "patch "+r.Name)
 		}
 	}
 	// Retries may repeat a write (a late delete of a pod already gone is
@@ -276,9 +223,14 @@ func TestForegroundDeletionRemovesDependentsFirst(t *testing.T) {
 	}
 
 	// The replicaset, having dependents, was itself deleted in the foreground.
-	for _, a := range c.client.Actions() {
-		if d, ok := a.(k8stesting.DeleteActionImpl); ok && d.Resource == replicasets {
-			if p := d.DeleteOptions.PropagationPolicy; p == nil || *p != metav1.DeletePropagationForeground {
+	for _, r := range c.Requests() {
+		if r.Verb == "delete" && r.Resource == replicasets.Resource {
+			opts, ok := r.Object.(*metav1.DeleteOptions)
+			if !ok {
+				t.Errorf("replicaset deleted with body %q, want DeleteOptions", r.Body)
+				continue
+			}
+			if p := opts.PropagationPolicy; p == nil || *p != metav1.DeletePropagationForeground {
 				t.Errorf("replicaset deleted with policy %v, want Foreground", p)
 			}
 		}
@@ -291,7 +243,7 @@ func TestOrphanDeletionKeepsDependents(t *testing.T) {
 	c.run(t)
 
 	c.delete(t, deployments, "web", metav1.DeletePropagationOrphan)
-	c.changes.Eventually(t, "the deployment gone", c.gone(deployments, "web"))
+	c.Eventually(t, "the deployment gone", c.gone(deployments, "web"))
 	rs, ok := c.get(replicasets, "web-1")
 	if !ok {
 		t.Fatal("orphaned replicaset was deleted")
@@ -317,24 +269,18 @@ func TestDanglingReferencesFoundAtStart(t *testing.T) {
 	c.add(t, pods, "child-of-live", owner(existing, true))
 
 	// The owner is of a kind the collector does not watch, so only a live read finds it.
-	sts := &metav1.PartialObjectMetadata{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "StatefulSet"},
-		ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "db", UID: "sts-db"},
-	}
-	if err := c.client.Tracker().Create(statefulsets, sts, "ns"); err != nil {
-		t.Fatal(err)
-	}
-	c.add(t, pods, "db-0", owner(sts, true))
+	rc := c.add(t, replicationcontrollers, "db")
+	c.add(t, pods, "db-0", owner(rc, true))
 	c.run(t)
 
-	c.changes.Eventually(t, "the dangling pods collected", c.gone(pods, "orphan-of-ghost", "orphan-of-old-uid"))
-	c.changes.Eventually(t, "a live read of the statefulset", func() (bool, string) {
-		for _, a := range c.client.Actions() {
-			if a.GetVerb() == "get" && a.GetResource() == statefulsets {
+	c.Eventually(t, "the dangling pods collected", c.gone(pods, "orphan-of-ghost", "orphan-of-old-uid"))
+	c.Eventually(t, "a live read of the replicationcontroller", func() (bool, string) {
+		for _, r := range c.Requests() {
+			if r.Verb == "get" && r.Resource == replicationcontrollers.Resource {
 				return true, ""
 			}
 		}
-		return false, "the statefulset owner was never read live"
+		return false, "the replicationcontroller owner was never read live"
 	})
 	for _, p := range []string{"child-of-live", "db-0"} {
 		if _, ok := c.get(pods, p); !ok {

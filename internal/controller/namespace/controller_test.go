@@ -7,16 +7,15 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	v1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/informers"
-	"k8s.io/client-go/kubernetes/fake"
-	metafake "k8s.io/client-go/metadata/fake"
-	k8stesting "k8s.io/client-go/testing"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/metadata"
 
 	"github.com/skiff-dev/skiff/internal/controller/controllertest"
 )
@@ -27,94 +26,59 @@ var (
 	deployments = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}
 )
 
-// fakeServer pairs a typed client (namespaces) and a metadata client (content)
-// that delete as the API server does: objects with finalizers only get a
-// deletionTimestamp, and a finalized namespace goes away.
-type fakeServer struct {
-	typed   *fake.Clientset
-	meta    *metafake.FakeMetadataClient
-	changes *controllertest.Changes // namespace events
+// server is an API server with clients of the test's own, whose requests are not recorded.
+type server struct {
+	*controllertest.Cluster
+	typed kubernetes.Interface
+	meta  metadata.Interface
 }
 
-func newFakeServer(t *testing.T, namespaces ...runtime.Object) *fakeServer {
-	scheme := metafake.NewTestScheme()
-	if err := metav1.AddMetaToScheme(scheme); err != nil {
+func newServer(t *testing.T, namespaces ...runtime.Object) *server {
+	s := &server{Cluster: controllertest.NewCluster(t, namespaces...)}
+	var err error
+	if s.typed, err = kubernetes.NewForConfig(s.Config()); err != nil {
 		t.Fatal(err)
 	}
-	s := &fakeServer{typed: fake.NewClientset(namespaces...), meta: metafake.NewSimpleMetadataClient(scheme),
-		changes: controllertest.NewChanges()}
-
-	nsGVR := v1.SchemeGroupVersion.WithResource("namespaces")
-	// The fake sends namespaces/finalize as a create.
-	s.typed.PrependReactor("create", "namespaces", func(a k8stesting.Action) (bool, runtime.Object, error) {
-		if a.GetSubresource() != "finalize" {
-			return false, nil, nil
-		}
-		ns := a.(k8stesting.CreateAction).GetObject().(*v1.Namespace)
-		if len(ns.Spec.Finalizers) == 0 && ns.DeletionTimestamp != nil {
-			return true, ns, s.typed.Tracker().Delete(nsGVR, "", ns.Name)
-		}
-		return true, ns, s.typed.Tracker().Update(nsGVR, ns, "")
-	})
-
-	tracker := s.meta.Tracker()
-	deleteOne := func(gvr schema.GroupVersionResource, ns, name string) error {
-		obj, err := tracker.Get(gvr, ns, name)
-		if err != nil {
-			return err
-		}
-		m := obj.(*metav1.PartialObjectMetadata).DeepCopy()
-		if len(m.Finalizers) == 0 {
-			return tracker.Delete(gvr, ns, name)
-		}
-		if m.DeletionTimestamp == nil {
-			m.DeletionTimestamp = &metav1.Time{Time: time.Now()}
-		}
-		return tracker.Update(gvr, m, ns)
+	if s.meta, err = metadata.NewForConfig(s.Config()); err != nil {
+		t.Fatal(err)
 	}
-	s.meta.PrependReactor("delete-collection", "*", func(a k8stesting.Action) (bool, runtime.Object, error) {
-		list, err := tracker.List(a.GetResource(), schema.GroupVersionKind{Group: "fake-metadata-client-group", Version: "v1"}, a.GetNamespace())
-		if err != nil {
-			return true, nil, err
-		}
-		items, err := meta.ExtractList(list)
-		if err != nil {
-			return true, nil, err
-		}
-		for _, it := range items {
-			m, _ := meta.Accessor(it)
-			if err := deleteOne(a.GetResource(), a.GetNamespace(), m.GetName()); err != nil && !apierrors.IsNotFound(err) {
-				return true, nil, err
-			}
-		}
-		return true, nil, nil
-	})
 	return s
 }
 
-func (s *fakeServer) add(t *testing.T, gvr schema.GroupVersionResource, ns, name string, finalizers ...string) {
+// add creates an object of gvr's kind in ns.
+func (s *server) add(t *testing.T, gvr schema.GroupVersionResource, ns, name string, finalizers ...string) {
 	t.Helper()
-	m := &metav1.PartialObjectMetadata{
-		TypeMeta:   metav1.TypeMeta{APIVersion: gvr.GroupVersion().String(), Kind: "Thing"},
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Finalizers: finalizers},
+	om := metav1.ObjectMeta{Namespace: ns, Name: name, Finalizers: finalizers}
+	labels := map[string]string{"app": name}
+	template := v1.PodTemplateSpec{
+		ObjectMeta: metav1.ObjectMeta{Labels: labels},
+		Spec:       v1.PodSpec{Containers: []v1.Container{{Name: "app", Image: "nginx"}}},
 	}
-	if err := s.meta.Tracker().Create(gvr, m, ns); err != nil {
-		t.Fatal(err)
+	var obj runtime.Object
+	switch gvr {
+	case pods:
+		obj = &v1.Pod{ObjectMeta: om, Spec: template.Spec}
+	case configmaps:
+		obj = &v1.ConfigMap{ObjectMeta: om}
+	case deployments:
+		obj = &appsv1.Deployment{ObjectMeta: om, Spec: appsv1.DeploymentSpec{Selector: &metav1.LabelSelector{MatchLabels: labels}, Template: template}}
+	default:
+		t.Fatalf("no object for %v", gvr)
 	}
+	s.Create(t, obj)
 }
 
-func (s *fakeServer) exists(gvr schema.GroupVersionResource, ns, name string) bool {
-	_, err := s.meta.Tracker().Get(gvr, ns, name)
+func (s *server) exists(gvr schema.GroupVersionResource, ns, name string) bool {
+	_, err := s.meta.Resource(gvr).Namespace(ns).Get(context.Background(), name, metav1.GetOptions{})
 	return err == nil
 }
 
-func (s *fakeServer) run(t *testing.T) {
-	factory := informers.NewSharedInformerFactory(s.typed, 0)
-	c := New(s.typed, s.meta, factory, []schema.GroupVersionResource{pods, configmaps, deployments},
+func (s *server) run(t *testing.T) {
+	c := New(s.Client, s.Metadata, s.Factory, []schema.GroupVersionResource{pods, configmaps, deployments},
 		slog.New(slog.DiscardHandler), Options{MinRetry: 5 * time.Millisecond, MaxRetry: 50 * time.Millisecond})
-	s.changes.Watch(t, factory.Core().V1().Namespaces().Informer())
+	s.Watch(t, s.Factory.Core().V1().Namespaces().Informer())
 	ctx, cancel := context.WithCancel(context.Background())
-	factory.Start(ctx.Done())
+	s.Start(t, ctx)
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx, 2) }()
 	t.Cleanup(func() {
@@ -122,32 +86,26 @@ func (s *fakeServer) run(t *testing.T) {
 		if err := <-done; err != nil {
 			t.Errorf("Run: %v", err)
 		}
-		factory.Shutdown()
 	})
-}
-
-func terminating(name string) *v1.Namespace {
-	return &v1.Namespace{
-		ObjectMeta: metav1.ObjectMeta{Name: name, DeletionTimestamp: &metav1.Time{Time: time.Now()}},
-		Spec:       v1.NamespaceSpec{Finalizers: []v1.FinalizerName{v1.FinalizerKubernetes}},
-		Status:     v1.NamespaceStatus{Phase: v1.NamespaceTerminating},
-	}
 }
 
 func TestEmptiesThenFinalizesNamespace(t *testing.T) {
 	alive := &v1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "alive"}, Spec: v1.NamespaceSpec{Finalizers: []v1.FinalizerName{v1.FinalizerKubernetes}}}
-	s := newFakeServer(t, terminating("doomed"), alive)
+	s := newServer(t, &v1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "doomed"}}, alive)
 	s.add(t, pods, "doomed", "web-1")
 	s.add(t, pods, "doomed", "held", "example.com/hold")
 	s.add(t, configmaps, "doomed", "settings")
 	s.add(t, deployments, "doomed", "web")
 	s.add(t, pods, "alive", "survivor")
-	s.run(t)
 	ctx := context.Background()
+	if err := s.typed.CoreV1().Namespaces().Delete(ctx, "doomed", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	s.run(t)
 
 	// Everything without finalizers goes; the held pod waits, and the
 	// namespace says so.
-	s.changes.Eventually(t, "the held pod reported", func() (bool, string) {
+	s.Eventually(t, "the held pod reported", func() (bool, string) {
 		ns, err := s.typed.CoreV1().Namespaces().Get(ctx, "doomed", metav1.GetOptions{})
 		if err != nil {
 			return false, err.Error()
@@ -173,10 +131,10 @@ func TestEmptiesThenFinalizesNamespace(t *testing.T) {
 	}
 
 	// The finalizer's owner lets go; the namespace is finalized and goes.
-	if err := s.meta.Tracker().Delete(pods, "doomed", "held"); err != nil {
+	if _, err := s.typed.CoreV1().Pods("doomed").Patch(ctx, "held", types.MergePatchType, []byte(`{"metadata":{"finalizers":null}}`), metav1.PatchOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	s.changes.Eventually(t, "the namespace finalized", func() (bool, string) {
+	s.Eventually(t, "the namespace finalized", func() (bool, string) {
 		_, err := s.typed.CoreV1().Namespaces().Get(ctx, "doomed", metav1.GetOptions{})
 		return apierrors.IsNotFound(err), fmt.Sprintf("namespace still there: %v", err)
 	})

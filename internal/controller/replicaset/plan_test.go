@@ -75,7 +75,7 @@ type podOpt func(*v1.Pod)
 func mkPod(name string, opts ...podOpt) *v1.Pod {
 	p := &v1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default", UID: types.UID(name), CreationTimestamp: metav1.NewTime(now.Add(-time.Hour))},
-		Spec:       v1.PodSpec{NodeName: "node-1"},
+		Spec:       v1.PodSpec{NodeName: "node-1", Containers: []v1.Container{{Name: "nodejs", Image: "luksa/kubia:v1"}}},
 		Status:     v1.PodStatus{Phase: v1.PodRunning},
 	}
 	for _, o := range opts {

@@ -6,18 +6,15 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	v1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
-	k8stesting "k8s.io/client-go/testing"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/ptr"
@@ -55,14 +52,12 @@ type harness struct {
 	events *record.FakeRecorder
 }
 
-// start runs a controller built by newFn over a cluster holding objs. The
-// reactors run before the fake API server's own.
-func start(t *testing.T, newFn func(*controllertest.Cluster, ...Option) *Controller, objs []runtime.Object, opts []Option, reactors ...k8stesting.ReactionFunc) *harness {
+// start runs a controller built by newFn over a cluster holding objs. Pods
+// deleted from a node go at once, as if their containers stopped at once.
+func start(t *testing.T, newFn func(*controllertest.Cluster, ...Option) *Controller, objs []runtime.Object, opts []Option) *harness {
 	t.Helper()
-	cl := controllertest.NewCluster(objs...)
-	for _, r := range slices.Backward(reactors) {
-		cl.Client.PrependReactor("*", "*", r)
-	}
+	cl := controllertest.NewCluster(t, objs...)
+	cl.FinishGracefulDeletes(t)
 	events := record.NewFakeRecorder(1000)
 	c := newFn(cl, append([]Option{WithClock(cl.Clock), WithEventRecorder(events)}, opts...)...)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -135,8 +130,8 @@ func (h *harness) drainEvents() []string {
 
 func countActions(cl *controllertest.Cluster, verb, resource string) int {
 	n := 0
-	for _, a := range cl.Client.Actions() {
-		if a.GetVerb() == verb && a.GetResource().Resource == resource && a.GetSubresource() == "" {
+	for _, r := range cl.Requests() {
+		if r.Verb == verb && r.Resource == resource && r.Subresource == "" {
 			n++
 		}
 	}
@@ -211,12 +206,13 @@ func TestAdoptsOrphansAndReleasesMismatches(t *testing.T) {
 	h := start(t, forReplicaSets, []runtime.Object{newRS("kubia", 2), orphan, strayed, someoneElses}, nil)
 	h.waitStatus(t, "kubia", "2 replicas", func(s appsv1.ReplicaSetStatus) bool { return s.Replicas == 2 })
 
+	rsUID := h.rs(t, "kubia").UID
 	owned := 0
 	for _, p := range h.pods(t) {
 		ref := metav1.GetControllerOf(p)
 		switch p.Name {
 		case "orphan":
-			if ref == nil || ref.UID != "rs-uid" || !ptr.Deref(ref.BlockOwnerDeletion, false) {
+			if ref == nil || ref.UID != rsUID || !ptr.Deref(ref.BlockOwnerDeletion, false) {
 				t.Errorf("orphan not adopted: %+v", p.OwnerReferences)
 			}
 		case "strayed":
@@ -228,7 +224,7 @@ func TestAdoptsOrphansAndReleasesMismatches(t *testing.T) {
 				t.Errorf("another controller's pod was touched: %+v", p.OwnerReferences)
 			}
 		}
-		if ref != nil && ref.UID == "rs-uid" {
+		if ref != nil && ref.UID == rsUID {
 			owned++
 		}
 	}
@@ -240,25 +236,22 @@ func TestAdoptsOrphansAndReleasesMismatches(t *testing.T) {
 	}
 }
 
-func TestQuotaRefusalReportsReplicaFailure(t *testing.T) {
-	var refuse atomic.Bool
-	refuse.Store(true)
-	var attempts atomic.Int32
-	quota := func(a k8stesting.Action) (bool, runtime.Object, error) {
-		if a.GetVerb() != "create" || a.GetResource().Resource != "pods" {
-			return false, nil, nil
-		}
-		attempts.Add(1)
-		if refuse.Load() {
-			return true, nil, apierrors.NewForbidden(schema.GroupResource{Resource: "pods"}, "kubia-x",
-				fmt.Errorf("exceeded quota: compute, requested: pods=1, used: pods=10, limited: pods=10"))
-		}
-		return false, nil, nil
+// quota is a ResourceQuota of pods in default, counted as the quota
+// controller would have: none used.
+func quota(pods string) *v1.ResourceQuota {
+	hard := v1.ResourceList{v1.ResourcePods: resource.MustParse(pods)}
+	return &v1.ResourceQuota{
+		ObjectMeta: metav1.ObjectMeta{Name: "compute", Namespace: "default"},
+		Spec:       v1.ResourceQuotaSpec{Hard: hard},
+		Status:     v1.ResourceQuotaStatus{Hard: hard, Used: v1.ResourceList{v1.ResourcePods: resource.MustParse("0")}},
 	}
+}
+
+func TestQuotaRefusalReportsReplicaFailure(t *testing.T) {
 	// Retries wait an hour, so the attempts counted are those of the syncs
 	// that events cause.
 	slow := WithRateLimiter(workqueue.NewTypedItemExponentialFailureRateLimiter[string](time.Hour, time.Hour))
-	h := start(t, forReplicaSets, []runtime.Object{newRS("kubia", 10)}, []Option{slow}, quota)
+	h := start(t, forReplicaSets, []runtime.Object{quota("0"), newRS("kubia", 10)}, []Option{slow})
 
 	failing := h.waitStatus(t, "kubia", "ReplicaFailure", func(s appsv1.ReplicaSetStatus) bool {
 		return getCondition(s, appsv1.ReplicaSetReplicaFailure) != nil
@@ -269,7 +262,7 @@ func TestQuotaRefusalReportsReplicaFailure(t *testing.T) {
 	}
 	// Each sync stops at its first refused create: one sync fails, its
 	// status write wakes a second one, and then retries back off.
-	if n := attempts.Load(); n > 2 {
+	if n := countActions(h.Cluster, "create", "pods"); n > 2 {
 		t.Errorf("%d create attempts for 10 missing pods, want at most one per sync", n)
 	}
 	if events := h.drainEvents(); len(events) == 0 || !strings.HasPrefix(events[0], "Warning FailedCreate Error creating: ") {
@@ -277,7 +270,20 @@ func TestQuotaRefusalReportsReplicaFailure(t *testing.T) {
 	}
 
 	// The quota frees up; the next sync creates the pods and clears the condition.
-	refuse.Store(false)
+	ctx := context.Background()
+	q, err := h.Client.CoreV1().ResourceQuotas("default").Get(ctx, "compute", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raised := quota("10")
+	q.Spec = raised.Spec
+	if q, err = h.Client.CoreV1().ResourceQuotas("default").Update(ctx, q, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	q.Status = raised.Status
+	if _, err := h.Client.CoreV1().ResourceQuotas("default").UpdateStatus(ctx, q, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	touched := h.rs(t, "kubia").DeepCopy()
 	touched.Annotations = map[string]string{"touch": "1"}
 	if _, err := h.Client.AppsV1().ReplicaSets("default").Update(context.Background(), touched, metav1.UpdateOptions{}); err != nil {
@@ -361,7 +367,7 @@ func TestReplicationControllers(t *testing.T) {
 	})
 	for _, p := range h.pods(t) {
 		ref := metav1.GetControllerOf(p)
-		if ref == nil || ref.Kind != "ReplicationController" || ref.APIVersion != "v1" || ref.UID != "rc-uid" || p.GenerateName != "kubia-v1-" {
+		if ref == nil || ref.Kind != "ReplicationController" || ref.APIVersion != "v1" || ref.UID != rc.UID || p.GenerateName != "kubia-v1-" {
 			t.Errorf("pod %s: generateName %q, controller %+v", p.Name, p.GenerateName, ref)
 		}
 	}
