@@ -24,7 +24,7 @@ run:
 	$(GO) run -ldflags "$(LDFLAGS)" ./cmd/skiff server --data-dir ./.skiff
 
 test:
-	$(GO) test -v ./... -timeout 20m
+	bash test/setup.sh && $(GO) test -v ./... -timeout 20m
 
 bench:
 	$(GO) test -run '^$$' -bench . ./internal/...

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs what the tests need beyond Go, on a Debian machine (as root, or with the packages
+# already there): the end-to-end tests drive the server with the Python and JavaScript
+# Kubernetes clients. Debian's python3-kubernetes is seen by Debian's /usr/bin/python3;
+# @kubernetes/client-node is pinned in test/e2e/testdata/clients/js/package-lock.json and needs
+# Node 20.16 or later (Debian 12's own nodejs is 18). Only what is missing is installed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+/usr/bin/python3 -c 'import kubernetes' 2>/dev/null || missing+=(python3-kubernetes)
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
+if ((${#missing[@]} > 0)); then
+	apt-get update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
+fi
+if [[ ! -d test/e2e/testdata/clients/js/node_modules/@kubernetes/client-node ]]; then
+	(cd test/e2e/testdata/clients/js && npm ci --no-audit --no-fund)
+fi
