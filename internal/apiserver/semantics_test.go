@@ -10,11 +10,8 @@ package apiserver_test
 import (
 	"context"
 	"encoding/json"
-	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -25,7 +22,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/skiff-dev/skiff/internal/apiserver"
-	"github.com/skiff-dev/skiff/internal/storage/bolt"
+	"github.com/skiff-dev/skiff/internal/apiserver/apiservertest"
 )
 
 const semanticsToken = "semantics-token"
@@ -40,27 +37,9 @@ type apiServer struct {
 
 func startServer(t *testing.T) *apiServer {
 	t.Helper()
-	discard := slog.New(slog.DiscardHandler)
-	store, err := bolt.Open(filepath.Join(t.TempDir(), "state.db"), bolt.Options{Log: discard})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	srv, err := apiserver.New(apiserver.Config{
-		Store:            store,
-		Authenticate:     func(tok string) (string, bool) { return "admin", tok == semanticsToken },
-		AdvertiseAddress: net.IPv4(127, 0, 0, 1),
-		AdvertisePort:    6443,
-		Log:              discard,
+	srv, _ := apiservertest.Start(t, func(cfg *apiserver.Config) {
+		cfg.Authenticate = func(tok string) (string, bool) { return "admin", tok == semanticsToken }
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	if err := srv.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
 	client, err := kubernetes.NewForConfig(srv.LoopbackConfig())
 	if err != nil {
 		t.Fatal(err)

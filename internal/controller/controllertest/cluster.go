@@ -2,9 +2,6 @@ package controllertest
 
 import (
 	"context"
-	"log/slog"
-	"net"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -17,9 +14,8 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 
-	"github.com/skiff-dev/skiff/internal/apiserver"
+	"github.com/skiff-dev/skiff/internal/apiserver/apiservertest"
 	"github.com/skiff-dev/skiff/internal/registry"
-	"github.com/skiff-dev/skiff/internal/storage/bolt"
 )
 
 // Epoch is the fake clock's starting time.
@@ -54,26 +50,7 @@ type Cluster struct {
 // events; call Start after building controllers. The server stops when the test ends.
 func NewCluster(t testing.TB, objects ...runtime.Object) *Cluster {
 	t.Helper()
-	discard := slog.New(slog.DiscardHandler)
-	store, err := bolt.Open(filepath.Join(t.TempDir(), "state.db"), bolt.Options{Log: discard})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = store.Close() })
-	srv, err := apiserver.New(apiserver.Config{
-		Store:            store,
-		AdvertiseAddress: net.IPv4(127, 0, 0, 1),
-		AdvertisePort:    6443,
-		Log:              discard,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	if err := srv.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
+	srv, ctx := apiservertest.Start(t, nil)
 
 	c := &Cluster{ctx: ctx, changes: NewChanges(), kinds: map[schema.GroupVersionKind]*registry.Resource{}, uids: map[string]string{}}
 	c.Clock = newClock(Epoch, c.changes.Notify)
@@ -83,6 +60,7 @@ func NewCluster(t testing.TB, objects ...runtime.Object) *Cluster {
 	}
 	c.direct = srv.LoopbackConfig()
 	logged := rest.CopyConfig(c.direct)
+	var err error
 	logged.WrapTransport = c.log.wrap
 	if c.Client, err = kubernetes.NewForConfig(logged); err != nil {
 		t.Fatal(err)
