@@ -59,9 +59,6 @@ func (s *Server) allocate(sv *served, obj, old runtime.Object) error {
 		}
 		taken.Add(sv.res.Claims(o))
 	}
-	if taken.IPs == nil {
-		taken.Add(registry.Claims{})
-	}
 	pools := registry.Pools{ServiceCIDR: s.cfg.ServiceCIDR, NodePortMin: s.cfg.NodePortMin, NodePortMax: s.cfg.NodePortMax}
 	return sv.res.Allocate(obj, old, taken, pools)
 }

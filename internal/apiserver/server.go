@@ -291,7 +291,6 @@ func parseResourceVersion(rv string) (int64, error) {
 
 // invalidResourceVersion answers an object whose metadata.resourceVersion does not parse: a 400
 // naming the field (upstream answers 500 with the same words, a bug it means to fix).
-func invalidResourceVersion(rv string) error {
-	_, err := strconv.ParseUint(rv, 10, 64)
+func invalidResourceVersion(rv string, err error) error {
 	return apierrors.NewBadRequest(field.Invalid(field.NewPath("metadata", "resourceVersion"), rv, err.Error()).Error())
 }

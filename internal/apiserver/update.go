@@ -80,7 +80,7 @@ func (s *Server) guaranteedUpdate(ctx context.Context, sv *served, namespace, na
 		curRV := old.GetResourceVersion()
 		if rv := m.GetResourceVersion(); rv != "" && rv != curRV {
 			if _, err := parseResourceVersion(rv); err != nil {
-				return nil, invalidResourceVersion(rv)
+				return nil, invalidResourceVersion(rv, err)
 			}
 			return nil, apierrors.NewConflict(sv.cache.gr, name, errors.New(optimisticLockMsg))
 		}
