@@ -1,9 +1,16 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
+	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
+	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
 )
 
 // appConfig is a ConfigMap manifest with one greeting.
@@ -132,5 +139,79 @@ func TestKubectlServerSideApply(t *testing.T) {
 				t.Errorf("managed fields %+v: want kubectl's Apply", mf)
 			}
 		})
+	}
+}
+
+// TestClientGoApply: client-go's typed Apply with apply configurations, as controllers and
+// operators use it: create, a conflict with another manager (a 409 Conflict), Force, the
+// applied configuration read back with ExtractDeployment, and ownership kept across a
+// restart, since it is stored with the object.
+func TestClientGoApply(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, "--runtime", "none")
+	ctx := context.Background()
+	deployments := s.client().AppsV1().Deployments("default")
+	web := func(image string, replicas int32) *appsv1ac.DeploymentApplyConfiguration {
+		labels := map[string]string{"app": "web"}
+		return appsv1ac.Deployment("web", "default").WithSpec(appsv1ac.DeploymentSpec().
+			WithReplicas(replicas).
+			WithSelector(metav1ac.LabelSelector().WithMatchLabels(labels)).
+			WithTemplate(corev1ac.PodTemplateSpec().WithLabels(labels).WithSpec(corev1ac.PodSpec().
+				WithContainers(corev1ac.Container().WithName("web").WithImage(image).
+					WithPorts(corev1ac.ContainerPort().WithContainerPort(8080))))))
+	}
+
+	d, err := deployments.Apply(ctx, web("luksa/kubia:v1", 2), metav1.ApplyOptions{FieldManager: "operator"})
+	if err != nil {
+		t.Fatalf("apply: %v", err)
+	}
+	if d.UID == "" || *d.Spec.Replicas != 2 || d.Spec.Template.Spec.Containers[0].Image != "luksa/kubia:v1" {
+		t.Fatalf("applied deployment = %+v", d.Spec)
+	}
+
+	_, err = deployments.Apply(ctx, web("luksa/kubia:v2", 2), metav1.ApplyOptions{FieldManager: "intruder"})
+	if !apierrors.IsConflict(err) || !strings.Contains(err.Error(), `conflict with "operator"`) ||
+		!strings.Contains(err.Error(), `.spec.template.spec.containers[name="web"].image`) {
+		t.Fatalf("conflicting apply: err = %v, want a 409 Conflict naming operator and the image", err)
+	}
+
+	// an update of the replicas takes that field from the operator, as a scaler's would
+	scale, err := deployments.GetScale(ctx, "web", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	scale.Spec.Replicas = 3
+	if _, err := deployments.UpdateScale(ctx, "web", scale, metav1.UpdateOptions{FieldManager: "scaler"}); err != nil {
+		t.Fatal(err)
+	}
+
+	s.stop()
+	s.start()
+	deployments = s.client().AppsV1().Deployments("default")
+
+	_, err = deployments.Apply(ctx, web("luksa/kubia:v2", 3), metav1.ApplyOptions{FieldManager: "intruder"})
+	if !apierrors.IsConflict(err) {
+		t.Fatalf("conflicting apply after a restart: err = %v, want a 409 Conflict", err)
+	}
+	d, err = deployments.Apply(ctx, web("luksa/kubia:v2", 3), metav1.ApplyOptions{FieldManager: "intruder", Force: true})
+	if err != nil {
+		t.Fatalf("forced apply: %v", err)
+	}
+	if d.Spec.Template.Spec.Containers[0].Image != "luksa/kubia:v2" {
+		t.Errorf("image after a forced apply = %s", d.Spec.Template.Spec.Containers[0].Image)
+	}
+	mine, err := appsv1ac.ExtractDeployment(d, "intruder")
+	if err != nil {
+		t.Fatalf("extract: %v", err)
+	}
+	if img := mine.Spec.Template.Spec.Containers[0].Image; img == nil || *img != "luksa/kubia:v2" || *mine.Spec.Replicas != 3 {
+		t.Errorf("intruder's applied configuration = %+v", mine.Spec)
+	}
+	ops, err := appsv1ac.ExtractDeployment(d, "operator")
+	if err != nil {
+		t.Fatalf("extract: %v", err)
+	}
+	if ops.Spec != nil && ops.Spec.Template != nil && len(ops.Spec.Template.Spec.Containers) > 0 && ops.Spec.Template.Spec.Containers[0].Image != nil {
+		t.Errorf("operator still owns the image after the forced apply: %+v", ops.Spec.Template.Spec.Containers[0])
 	}
 }

@@ -181,18 +181,22 @@ func (d *definitions) describe(s *jsonSchema, description, strategy, mergeKey st
 	if s.Type == "object" || s.Ref != "" || len(s.AllOf) > 0 {
 		s.MapType = m.mapType
 	}
+	s.Default = m.defaultValue
 	return s
 }
 
 // marker is what a type's or field's comment markers say about how it merges, which the structs
-// do not carry: +listType (atomic, set or map) with +listMapKey, and +mapType or +structType
-// atomic. Server-side apply merges lists and maps by them; upstreamMarkers lists them.
+// do not carry: +listType (atomic, set or map) with +listMapKey, +mapType or +structType
+// atomic, and +default. Server-side apply merges lists and maps by them; upstreamMarkers lists them.
 //
 //go:generate go run ./internal/genmarkers
 type marker struct {
 	listType    string
 	listMapKeys []string
 	mapType     string
+	// defaultValue is a scalar +default other than the zero value: a merge fills in list-map
+	// keys with it (a port's protocol, TCP).
+	defaultValue any
 }
 
 // inline returns the schema of a field, item or map value of type t: a reference for structs and

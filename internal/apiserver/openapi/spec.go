@@ -23,6 +23,7 @@ type jsonSchema struct {
 	Properties           map[string]*jsonSchema `json:"properties,omitempty"`
 	AdditionalProperties *jsonSchema            `json:"additionalProperties,omitempty"`
 	Required             []string               `json:"required,omitempty"`
+	Default              any                    `json:"default,omitempty"`
 
 	GroupVersionKinds []gvk    `json:"x-kubernetes-group-version-kind,omitempty"`
 	IntOrString       bool     `json:"x-kubernetes-int-or-string,omitempty"`

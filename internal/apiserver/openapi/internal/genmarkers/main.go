@@ -1,6 +1,6 @@
 // Command genmarkers writes markers_generated.go: the list types, list-map keys and atomic maps
 // and structs that the API types declare in comments (+listType, +listMapKey, +mapType,
-// +structType), which reflection cannot see. It reads them from the structured-merge-diff
+// +structType) and scalar +default values, which reflection cannot see. It reads them from the structured-merge-diff
 // schema client-go ships for the built-in types, which upstream generates from those comments.
 package main
 
@@ -41,7 +41,18 @@ func main() {
 		}
 		for _, f := range td.Map.Fields {
 			key := td.Name + "#" + f.Name
-			if m := marker(s, f.Type); m != "" {
+			m := marker(s, f.Type)
+			if d := scalarDefault(f.Default); d != "" {
+				if m == "" {
+					m = "{}"
+				}
+				m = strings.TrimSuffix(m, "}")
+				if m != "{" {
+					m += ", "
+				}
+				m += "defaultValue: " + d + "}"
+			}
+			if m != "" {
 				lines[key] = m
 			}
 		}
@@ -67,6 +78,27 @@ func main() {
 	if err := os.WriteFile(out, src, 0o644); err != nil {
 		log.Fatal(err)
 	}
+}
+
+// scalarDefault is the Go literal of a field's +default when it is a scalar other than the
+// zero value (say "TCP" for a port's protocol, which list-map keys are filled in with), or "".
+// The zero defaults upstream writes for required fields change nothing a merge does.
+func scalarDefault(v interface{}) string {
+	switch d := v.(type) {
+	case string:
+		if d != "" {
+			return fmt.Sprintf("%q", d)
+		}
+	case bool:
+		if d {
+			return "true"
+		}
+	case int, int64, float64:
+		if fmt.Sprint(d) != "0" {
+			return fmt.Sprintf("%v", d)
+		}
+	}
+	return ""
 }
 
 // marker describes a field's list or map relationship, or "" when it is the default (a granular
