@@ -215,3 +215,54 @@ func TestClientGoApply(t *testing.T) {
 		t.Errorf("operator still owns the image after the forced apply: %+v", ops.Spec.Template.Spec.Containers[0])
 	}
 }
+
+// TestKubectlApplySetPrune: kubectl apply --applyset --prune (alpha, behind KUBECTL_APPLYSET)
+// with every kubectl: the parent Secret gets its applyset id label and tooling and group-kind
+// annotations through server-side apply, the members their part-of label, and a member dropped
+// from the set is pruned, on server-side apply (and, with the built-in kubectl, client-side).
+func TestKubectlApplySetPrune(t *testing.T) {
+	s := startServer(t, "--runtime", "none")
+	for _, k := range kubectls(t) {
+		t.Run(k.name, func(t *testing.T) {
+			t.Parallel()
+			ns := "applyset-" + strings.ReplaceAll(k.name, ".", "-")
+			s.must(k, "create", "namespace", ns)
+			cm := func(name string) string {
+				return "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: " + name + "\ndata:\n  k: v\n"
+			}
+			modes := map[string]string{"set-ssa": "--server-side"}
+			if k.name == "builtin" {
+				modes["set-csa"] = "--server-side=false" // the same code in every version: once is enough
+			}
+			for set, mode := range modes {
+				apply := func(manifests ...string) string {
+					t.Helper()
+					out, errOut, err := s.runEnv(k, []string{"KUBECTL_APPLYSET=true"}, strings.Join(manifests, "---\n"),
+						"apply", "-n", ns, "--prune", "--applyset="+set, mode, "-f", "-")
+					if err != nil {
+						t.Fatalf("apply %s: %v\n%s%s", mode, err, out, errOut)
+					}
+					return out
+				}
+				a, b := set+"-a", set+"-b"
+				contains(t, "apply the set", apply(cm(a), cm(b)), "configmap/"+a, "configmap/"+b)
+				labels := s.must(k, "get", "secret/"+set, "-n", ns, "-o", "jsonpath={.metadata.labels}")
+				contains(t, "parent labels", labels, "applyset.kubernetes.io/id")
+				annotations := s.must(k, "get", "secret/"+set, "-n", ns, "-o", "jsonpath={.metadata.annotations}")
+				contains(t, "parent annotations", annotations, "applyset.kubernetes.io/tooling")
+				// kubectl 1.27 and 1.28 list the members' resources, later ones their kinds
+				if !strings.Contains(annotations, `"applyset.kubernetes.io/contains-group-kinds":"ConfigMap"`) &&
+					!strings.Contains(annotations, `"applyset.kubernetes.io/contains-group-resources":"configmaps"`) {
+					t.Errorf("parent annotations %s name no ConfigMap members", annotations)
+				}
+				contains(t, "member label", s.must(k, "get", "configmap/"+b, "-n", ns, "-o", "jsonpath={.metadata.labels}"), "applyset.kubernetes.io/part-of")
+
+				contains(t, "prune", apply(cm(a)), "configmap/"+b+" pruned")
+				if _, _, err := s.run(k, "", "get", "configmap/"+b, "-n", ns); err == nil {
+					t.Errorf("%s: configmap %s is still there after the prune", mode, b)
+				}
+				s.must(k, "get", "configmap/"+a, "-n", ns)
+			}
+		})
+	}
+}
