@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
@@ -17,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/managedfields"
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
+	"sigs.k8s.io/structured-merge-diff/v6/typed"
 
 	"github.com/skiff-dev/skiff/internal/registry"
 )
@@ -47,6 +49,7 @@ func newFieldManagers(tc managedfields.TypeConverter, sv *served) (fieldManagers
 		return fm, nil
 	}
 	vs := versions{res: res}
+	tc = typeConverter{tc}
 	kind := sv.gv.WithKind(res.Kind)
 	hub := res.GVR.GroupVersion()
 	build := func(sub string, reset []fieldpath.Path) (*managedfields.FieldManager, error) {
@@ -79,6 +82,35 @@ func newFieldManagers(tc managedfields.TypeConverter, sv *served) (fieldManagers
 		}
 	}
 	return fm, nil
+}
+
+// typeConverter is the field managers' type converter, which leaves metadata.managedFields out
+// of the typed values it makes. The field manager strips those fields from every set it records
+// and replaces them after each write, so what a typed value says of them never matters; but a
+// typed value of a stored object would otherwise carry every entry of its record, each FieldsV1
+// converted through JSON, on every write.
+type typeConverter struct{ managedfields.TypeConverter }
+
+func (c typeConverter) ObjectToTyped(obj runtime.Object, opts ...typed.ValidationOptions) (*typed.TypedValue, error) {
+	return c.TypeConverter.ObjectToTyped(withoutManagedFields(obj), opts...)
+}
+
+// withoutManagedFields returns obj, or a shallow copy of it without managed fields if it has
+// some. obj is not changed: it may be the watch cache's.
+func withoutManagedFields(obj runtime.Object) runtime.Object {
+	m, err := meta.Accessor(obj)
+	if err != nil || len(m.GetManagedFields()) == 0 {
+		return obj
+	}
+	v := reflect.ValueOf(obj)
+	if _, ok := obj.(*unstructured.Unstructured); ok || v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
+		return obj
+	}
+	c := reflect.New(v.Elem().Type())
+	c.Elem().Set(v.Elem())
+	out := c.Interface().(runtime.Object)
+	metaOf(out).SetManagedFields(nil)
+	return out
 }
 
 // of returns the field manager of subresource ("" for the main resource), nil if it has none.
