@@ -248,6 +248,27 @@ func TestApplySemantics(t *testing.T) {
 				message: "invalid object type: apps/v1beta1, Kind=Deployment"},
 		},
 		{
+			name:   "apply at another served version creates the object and records that version",
+			method: http.MethodPatch, path: "/apis/apps/v1beta1/namespaces/default/deployments/web?fieldManager=a",
+			contentType: applyPatch,
+			body: "apiVersion: apps/v1beta1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: 2\n  template:\n    metadata:\n      labels:\n        app: web\n" +
+				"    spec:\n      containers:\n      - name: c\n        image: registry.example/app:1\n",
+			want: want{code: http.StatusCreated},
+			check: func(t *testing.T, s *apiServer, r *reply, _ map[string]string) {
+				d := get[appsv1.Deployment](t, s, deployments+"/web")
+				e := managers(t, d.ObjectMeta)["a"]
+				if *d.Spec.Replicas != 2 || e.APIVersion != "apps/v1beta1" || !owns(t, e, "f:spec", "f:replicas") {
+					t.Errorf("replicas %d, managedFields %+v: want 2, owned by a at apps/v1beta1", *d.Spec.Replicas, d.ManagedFields)
+				}
+				// and an apply at apps/v1 by another manager sees a's ownership across versions
+				r2 := s.do(t, http.MethodPatch, deployments+"/web?fieldManager=b", applyPatch,
+					"apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: 3\n")
+				if r2.code != http.StatusConflict || !strings.Contains(string(r2.body), `conflict with \"a\": .spec.replicas`) {
+					t.Errorf("apply of replicas at apps/v1: %d %s, want a conflict with a", r2.code, r2.body)
+				}
+			},
+		},
+		{
 			name:  "an apply patch in CBOR is refused as upstream refuses it by default",
 			setup: configMap, method: http.MethodPatch, path: configMaps + "/c?fieldManager=a",
 			contentType: "application/apply-patch+cbor", body: "\xa0",
