@@ -8,6 +8,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
@@ -175,13 +176,9 @@ func TestClientGoApply(t *testing.T) {
 		t.Fatalf("conflicting apply: err = %v, want a 409 Conflict naming operator and the image", err)
 	}
 
-	// an update of the replicas takes that field from the operator, as a scaler's would
-	scale, err := deployments.GetScale(ctx, "web", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	scale.Spec.Replicas = 3
-	if _, err := deployments.UpdateScale(ctx, "web", scale, metav1.UpdateOptions{FieldManager: "scaler"}); err != nil {
+	// a write of the scale subresource takes the replicas from the operator, as a scaler's would
+	if _, err := deployments.Patch(ctx, "web", types.MergePatchType, []byte(`{"spec":{"replicas":3}}`),
+		metav1.PatchOptions{FieldManager: "scaler"}, "scale"); err != nil {
 		t.Fatal(err)
 	}
 
