@@ -269,6 +269,14 @@ func TestApplySemantics(t *testing.T) {
 			},
 		},
 		{
+			// upstream answers this 500 with no reason (kubernetes/kubernetes#122480)
+			name:  "an apply patch with a field the schema lacks is the field manager's 500",
+			setup: configMap, method: http.MethodPatch, path: configMaps + "/c?fieldManager=a",
+			contentType: applyPatch, body: appliedConfigMap("  a: \"1\"\nbogus: 1\n"),
+			want: want{code: http.StatusInternalServerError,
+				message: "failed to create typed patch object (/c; /v1, Kind=ConfigMap): .bogus: field not declared in schema"},
+		},
+		{
 			name:  "an apply patch in CBOR is refused as upstream refuses it by default",
 			setup: configMap, method: http.MethodPatch, path: configMaps + "/c?fieldManager=a",
 			contentType: "application/apply-patch+cbor", body: "\xa0",
