@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 
@@ -194,12 +195,16 @@ func pullMessage(image string) string {
 }
 
 // commandLine is the container's argv: its command (else the image's entrypoint) and args (else,
-// when it has no command of its own, the image's default args), with $(VAR) expanded.
+// when it has no command of its own, the image's default args), with $(VAR) expanded. A command
+// naming one of a built-in image's own programs (/agnhost) runs what stands in for it.
 func commandLine(c *corev1.Container, img *images.Image, lookup func(string) (string, bool)) []string {
 	var argv []string
 	if len(c.Command) > 0 {
 		for _, s := range c.Command {
 			argv = append(argv, expand(s, lookup))
+		}
+		if prog, ok := img.Programs[argv[0]]; ok { // the image's own program: what runs it here
+			argv = append(slices.Clone(prog), argv[1:]...)
 		}
 	} else {
 		argv = append(argv, img.Entrypoint...)
