@@ -57,7 +57,7 @@ func TestWorkerPullsAsTheKubelet(t *testing.T) {
 		}
 
 		h.step(pullErrorShown)
-		if got, want := h.waiting(pod, "app"), `ImagePullBackOff: Back-off pulling image "example/app:v1": `+pullMessage(image); got != want {
+		if got, want := h.waiting(pod, "app"), `ImagePullBackOff: Back-off pulling image "example/app:v1": ErrImagePull: `+pullMessage(image); got != want {
 			t.Fatalf("waiting %q, want %q", got, want)
 		}
 		if got := h.newEvents(&seen); !slices.Equal(got, backOff) {
@@ -109,6 +109,24 @@ func TestWorkerPullsAsTheKubelet(t *testing.T) {
 		if got := h.newEvents(&seen); !slices.Equal(got, started) {
 			t.Errorf("events of the start:\n%q\nwant\n%q", got, started)
 		}
+	})
+}
+
+// TestWorkerPullEventsNameTheTag: events of a pull of an untagged image name the tag pulled,
+// ":latest", as the kubelet's do; "already present" names the image as the container does.
+func TestWorkerPullEventsNameTheTag(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t)
+		pod := testPod("web", testContainer("app", func(c *corev1.Container) { c.Image = "example/app" }))
+		h.run(pod)
+		h.wantEvent(`Normal Pulling Pulling image "example/app:latest"`)
+		h.wantEvent(`Warning Failed Failed to pull image "example/app:latest": `)
+		h.step(pullErrorShown)
+		h.wantEvent(`Normal BackOff Back-off pulling image "example/app:latest"`)
+
+		busybox := testPod("bb", corev1.Container{Name: "sh", Image: "busybox", Command: []string{"sh"}})
+		h.run(busybox)
+		h.wantEvent(`Normal Pulled Container image "busybox" already present on machine`)
 	})
 }
 

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -64,11 +65,12 @@ func (w *podWorker) pullImage(pod *corev1.Pod, c *corev1.Container, r *ctrRecord
 		w.wakeAfter(neverPullRecheck)
 		return nil, false
 	}
+	ref := withDefaultTag(c.Image) // a pull's events name the tag pulled, as the kubelet's do
 	if !r.pullFailedAt.IsZero() {
 		if in, left := w.a.backoff.InBackoffSince(backoffKey, r.pullFailedAt); in {
 			r.waiting = &corev1.ContainerStateWaiting{Reason: reasonImagePullBackOff,
-				Message: fmt.Sprintf("Back-off pulling image %q: %s", c.Image, r.pullErr)}
-			w.a.event(pod, c.Name, corev1.EventTypeNormal, "BackOff", "Back-off pulling image %q", c.Image)
+				Message: fmt.Sprintf("Back-off pulling image %q: %s: %s", ref, reasonErrImagePull, r.pullErr)}
+			w.a.event(pod, c.Name, corev1.EventTypeNormal, "BackOff", "Back-off pulling image %q", ref)
 			w.a.event(pod, c.Name, corev1.EventTypeWarning, "Failed", "Error: %s", reasonImagePullBackOff)
 			w.wakeAfter(left + 10*time.Millisecond)
 			return nil, false
@@ -82,14 +84,22 @@ func (w *podWorker) pullImage(pod *corev1.Pod, c *corev1.Container, r *ctrRecord
 	w.a.backoff.Next(backoffKey, now)
 	r.pullFailedAt, r.pullErr = now, msg
 	r.waiting = &corev1.ContainerStateWaiting{Reason: reasonErrImagePull, Message: msg}
-	w.a.event(pod, c.Name, corev1.EventTypeNormal, "Pulling", "Pulling image %q", c.Image)
-	w.a.event(pod, c.Name, corev1.EventTypeWarning, "Failed", "Failed to pull image %q: %s", c.Image, msg)
+	w.a.event(pod, c.Name, corev1.EventTypeNormal, "Pulling", "Pulling image %q", ref)
+	w.a.event(pod, c.Name, corev1.EventTypeWarning, "Failed", "Failed to pull image %q: %s", ref, msg)
 	w.a.event(pod, c.Name, corev1.EventTypeWarning, "Failed", "Error: %s", reasonErrImagePull)
 	// The kubelet shows ErrImagePull until its next sync of the pod finds the back-off running
 	// (ImagePullBackOff); that sync comes here pullErrorShown after the failure, the retry when
 	// the back-off ends.
 	w.wakeAfter(min(pullErrorShown, w.a.backoff.Delay(backoffKey)))
 	return nil, false
+}
+
+// withDefaultTag is image with ":latest" when it names neither a tag nor a digest.
+func withDefaultTag(image string) string {
+	if strings.Contains(image, "@") || strings.Contains(image[strings.LastIndex(image, "/")+1:], ":") {
+		return image
+	}
+	return image + ":latest"
 }
 
 // pullErrorShown is how long a failed pull shows as ErrImagePull before ImagePullBackOff.
