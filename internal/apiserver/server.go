@@ -70,6 +70,7 @@ type Server struct {
 	groups   []apiGroup      // discovery order
 	handler  http.Handler
 	openapi  http.Handler
+	metrics  *serverMetrics
 	loopback string // token of in-process clients
 
 	lastWrite atomic.Int64 // highest revision this server wrote; reads wait for the cache to reach it
@@ -119,6 +120,8 @@ func New(cfg Config) (*Server, error) {
 	if cfg.AdvertiseAddress == nil {
 		cfg.AdvertiseAddress = net.IPv4(127, 0, 0, 1)
 	}
+	storeMetrics := newStoreMetrics()
+	cfg.Store = instrumentedStore{Store: cfg.Store, m: storeMetrics}
 	s := &Server{cfg: cfg, log: cfg.Log.With("component", "apiserver"), served: map[gvr]*served{},
 		nameSuffix: func() string { return utilrand.String(5) }}
 	s.scheme, s.codecs = newScheme()
@@ -163,6 +166,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.openapi = oa
 	s.loopback = randomToken()
+	s.metrics = newServerMetrics(s, storeMetrics)
 	s.handler = s.buildHandler()
 	return s, nil
 }

@@ -101,6 +101,9 @@ type Resource struct {
 	ProxyTarget func(obj runtime.Object, port string, get Getter) (string, error)
 }
 
+// Stored reports whether objects of the resource are kept in storage (review kinds are not).
+func (r *Resource) Stored() bool { return r.Review == nil }
+
 // AltVersion is an extra version a resource is served at; objects are stored at the Resource's
 // own version and converted on the way in and out.
 type AltVersion struct {
