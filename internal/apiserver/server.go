@@ -25,6 +25,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/apimachinery/pkg/version"
 	"k8s.io/client-go/rest"
+	metricsv1beta1 "k8s.io/metrics/pkg/apis/metrics/v1beta1"
 
 	"github.com/skiff-dev/skiff/internal/apiserver/openapi"
 	"github.com/skiff-dev/skiff/internal/registry"
@@ -52,7 +53,10 @@ type Config struct {
 	Version string
 	// PodLogs, when set, serves pods/log for a pod (the node agents' log endpoint).
 	PodLogs func(w http.ResponseWriter, r *http.Request, pod *corev1.Pod) error
-	Log     *slog.Logger
+	// NodeUsage, when set, reads a node's and its pods' resource usage from the node's agent,
+	// for the metrics.k8s.io kinds.
+	NodeUsage func(ctx context.Context, node *corev1.Node) (*metricsv1beta1.NodeMetrics, []metricsv1beta1.PodMetrics, error)
+	Log       *slog.Logger
 }
 
 // Server is the API server. Create it with New, then Start it, then serve Handler.
