@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -36,6 +37,32 @@ type serverMetrics struct {
 	latency  *prometheus.HistogramVec
 	registry *prometheus.Registry
 	handler  http.Handler
+	// series caches each label combination's counter and histogram, so that a request looks
+	// one key up instead of hashing and validating nine label values twice.
+	series sync.Map // requestLabels -> requestSeries
+}
+
+// requestLabels are one request series' labels (component is always "apiserver").
+type requestLabels struct {
+	verb, dryRun, group, version, resource, subresource, scope string
+	code                                                       int
+}
+
+type requestSeries struct {
+	count   prometheus.Counter
+	latency prometheus.Observer
+}
+
+func (m *serverMetrics) seriesFor(l requestLabels) requestSeries {
+	if s, ok := m.series.Load(l); ok {
+		return s.(requestSeries)
+	}
+	s := requestSeries{
+		count:   m.requests.WithLabelValues(l.verb, l.dryRun, l.group, l.version, l.resource, l.subresource, l.scope, "apiserver", codeString(l.code)),
+		latency: m.latency.WithLabelValues(l.verb, l.dryRun, l.group, l.version, l.resource, l.subresource, l.scope, "apiserver"),
+	}
+	m.series.Store(l, s)
+	return s
 }
 
 func newServerMetrics(s *Server, store *storeMetrics) *serverMetrics {
@@ -93,9 +120,10 @@ func (m *serverMetrics) instrument(w http.ResponseWriter, r *http.Request, info 
 	if code == 0 {
 		code = http.StatusOK
 	}
-	verb, dryRun, scope := reportedVerb(info, r), dryRunLabel(r), requestScope(info)
-	m.requests.WithLabelValues(verb, dryRun, info.Group, info.Version, info.Resource, info.Subresource, scope, "apiserver", codeString(code)).Inc()
-	m.latency.WithLabelValues(verb, dryRun, info.Group, info.Version, info.Resource, info.Subresource, scope, "apiserver").Observe(time.Since(start).Seconds())
+	s := m.seriesFor(requestLabels{verb: reportedVerb(info, r), dryRun: dryRunLabel(r), group: info.Group, version: info.Version,
+		resource: info.Resource, subresource: info.Subresource, scope: requestScope(info), code: code})
+	s.count.Inc()
+	s.latency.Observe(time.Since(start).Seconds())
 }
 
 // connectSubresources are the subresources upstream serves as CONNECT.
