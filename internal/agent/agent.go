@@ -90,6 +90,7 @@ type Agent struct {
 	clock   clock.WithTickerAndDelayedExecution
 	runtime Runtime
 	backoff *backoff
+	usage   *usageSampler
 	status  *statusManager
 	ips     *ipPool
 
@@ -154,6 +155,7 @@ func New(client kubernetes.Interface, log *slog.Logger, opts Options) (*Agent, e
 	a := &Agent{client: client, log: log.With("component", "agent", "node", opts.NodeName), opts: opts,
 		clock: opts.Clock, runtime: opts.Runtime, workers: map[types.UID]*podWorker{}}
 	a.backoff = newBackoff(10*time.Second, 5*time.Minute, opts.Clock)
+	a.usage = newUsageSampler()
 	return a, nil
 }
 
@@ -192,9 +194,10 @@ func (a *Agent) Run(ctx context.Context) error {
 	defer cancel()
 	nodeFactory.Start(ctx.Done())
 	defer nodeFactory.Shutdown()
-	bg.Add(2)
+	bg.Add(3)
 	go func() { defer bg.Done(); a.renewLease(ctx, node) }()
 	go func() { defer bg.Done(); a.reportNodeStatus(ctx) }()
+	go func() { defer bg.Done(); a.sampleUsage(ctx) }()
 
 	cidr, err := a.waitForPodCIDR(ctx)
 	if err != nil {

@@ -120,6 +120,9 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request, info requestI
 	if err := s.waitConsistent(r.Context(), r.URL.Query().Get("resourceVersion")); err != nil {
 		return err
 	}
+	if sv.res.Live != nil {
+		return s.getLive(w, r, info, sv)
+	}
 	obj, ok := sv.cache.get(info.Namespace, info.Name)
 	if !ok {
 		return apierrors.NewNotFound(sv.cache.gr, info.Name)
@@ -212,7 +215,14 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request, info request
 		return err
 	}
 	rev := s.caches.appliedRev()
-	items := sv.cache.list(info.Namespace, pred)
+	var items []runtime.Object
+	if sv.res.Live != nil {
+		if items, err = s.listLive(r.Context(), info, sv, pred); err != nil {
+			return err
+		}
+	} else {
+		items = sv.cache.list(info.Namespace, pred)
+	}
 	if start != "" {
 		i := 0
 		for i < len(items) && itemKey(items[i]) <= start {
