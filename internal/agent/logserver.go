@@ -104,6 +104,7 @@ func (a *Agent) LogHandler(token string) http.Handler {
 			writeStatusError(w, err)
 		}
 	})
+	a.addStreamRoutes(mux, token)
 	return mux
 }
 

@@ -52,7 +52,11 @@ type Config struct {
 	Version string
 	// PodLogs, when set, serves pods/log for a pod (the node agents' log endpoint).
 	PodLogs func(w http.ResponseWriter, r *http.Request, pod *corev1.Pod) error
-	Log     *slog.Logger
+	// PodStream, when set, serves pods/exec, pods/attach and pods/portforward (subresource is
+	// one of those) for a pod: the upgrade requests kubectl exec, attach, cp and port-forward
+	// make, proxied to the pod's node agent.
+	PodStream func(w http.ResponseWriter, r *http.Request, pod *corev1.Pod, subresource string) error
+	Log       *slog.Logger
 }
 
 // Server is the API server. Create it with New, then Start it, then serve Handler.

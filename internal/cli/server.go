@@ -282,6 +282,7 @@ func runServer(ctx context.Context, cfg serverConfig, stdout io.Writer, log *slo
 		AdvertisePort:    port,
 		ServiceCIDR:      cfg.serviceCIDR,
 		PodLogs:          cfg.components.podLogs.ServePodLogs,
+		PodStream:        cfg.components.podLogs.ServePodStream,
 		Log:              log,
 	})
 	if err != nil {
