@@ -122,7 +122,9 @@ func (s *stdio) copyOut(logw *logs.Writer, o output) {
 	}
 }
 
-// broadcast writes p to every attached client; a client whose write fails is detached.
+// broadcast writes p to every attached client; a client whose write fails is detached. The
+// writes are synchronous, as the output's log write is: a client that stops reading holds the
+// container's output back until its connection fails.
 func (s *stdio) broadcast(stream string, p []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

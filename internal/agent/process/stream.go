@@ -73,10 +73,12 @@ func (r *Runtime) ExecStream(ctx context.Context, id string, argv []string, s St
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
 		cmd.SysProcAttr.Setpgid, cmd.SysProcAttr.Setsid, cmd.SysProcAttr.Setctty = false, true, true
 		closeC = append(closeC, slave)
-		if s.Stdout != nil {
-			copies.Add(1)
-			go func() { defer copies.Done(); _, _ = io.Copy(s.Stdout, master) }()
+		out := s.Stdout
+		if out == nil {
+			out = io.Discard // a terminal nobody reads would block the command
 		}
+		copies.Add(1)
+		go func() { defer copies.Done(); _, _ = io.Copy(out, master) }()
 	} else {
 		if s.Stdout != nil {
 			cmd.Stdout = s.Stdout
