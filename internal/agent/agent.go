@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -99,6 +100,10 @@ type Agent struct {
 	pods  corelisters.PodLister
 	nodes corelisters.NodeLister
 
+	// streams is the inner streaming server's listener; innerTransport dials it.
+	streams        *pipeListener
+	innerTransport *http.Transport
+
 	mu      sync.Mutex // guards workers
 	workers map[types.UID]*podWorker
 	wg      sync.WaitGroup // pod workers
@@ -156,6 +161,8 @@ func New(client kubernetes.Interface, log *slog.Logger, opts Options) (*Agent, e
 		clock: opts.Clock, runtime: opts.Runtime, workers: map[types.UID]*podWorker{}}
 	a.backoff = newBackoff(10*time.Second, 5*time.Minute, opts.Clock)
 	a.usage = newUsageSampler()
+	a.streams = newPipeListener()
+	a.innerTransport = &http.Transport{DialContext: a.streams.DialContext}
 	return a, nil
 }
 
@@ -192,6 +199,8 @@ func (a *Agent) Run(ctx context.Context) error {
 	defer bg.Wait()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	bg.Add(1)
+	go func() { defer bg.Done(); a.serveInnerStreams(ctx) }()
 	nodeFactory.Start(ctx.Done())
 	defer nodeFactory.Shutdown()
 	bg.Add(3)

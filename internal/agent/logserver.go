@@ -125,6 +125,7 @@ func (a *Agent) LogHandler(token string, extra ...prometheus.Collector) http.Han
 			writeStatusError(w, err)
 		}
 	}))
+	a.addStreamRoutes(mux, token)
 	return mux
 }
 

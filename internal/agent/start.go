@@ -34,6 +34,7 @@ func (w *podWorker) startContainer(ctx context.Context, pod *corev1.Pod, c *core
 		Dir:     w.workingDir(pod, c, img),
 		LogPath: w.newLogFile(pod, c.Name, r.nextRestartCount()),
 		OnExit:  w.kick,
+		Stdin:   c.Stdin, StdinOnce: c.StdinOnce, TTY: c.TTY,
 	}
 	if !w.launch(ctx, pod, c, r, img, spec) {
 		return

@@ -56,6 +56,10 @@ type Config struct {
 	// NodeUsage, when set, reads a node's and its pods' resource usage from the node's agent,
 	// for the metrics.k8s.io kinds.
 	NodeUsage func(ctx context.Context, node *corev1.Node) (*metricsv1beta1.NodeMetrics, []metricsv1beta1.PodMetrics, error)
+	// PodStream, when set, serves pods/exec, pods/attach and pods/portforward (subresource is
+	// one of those) for a pod: the upgrade requests kubectl exec, attach, cp and port-forward
+	// make, proxied to the pod's node agent.
+	PodStream func(w http.ResponseWriter, r *http.Request, pod *corev1.Pod, subresource string) error
 	Log       *slog.Logger
 }
 

@@ -283,6 +283,7 @@ func runServer(ctx context.Context, cfg serverConfig, stdout io.Writer, log *slo
 		ServiceCIDR:      cfg.serviceCIDR,
 		PodLogs:          cfg.components.podLogs.ServePodLogs,
 		NodeUsage:        cfg.components.podLogs.NodeUsage,
+		PodStream:        cfg.components.podLogs.ServePodStream,
 		Log:              log,
 	})
 	if err != nil {

@@ -27,7 +27,8 @@ type Resource struct {
 	New     func() runtime.Object
 	NewList func() runtime.Object
 
-	// Subresources this resource serves: any of "status", "scale", "binding", "log", "proxy".
+	// Subresources this resource serves: any of "status", "scale", "binding", "log", "exec",
+	// "attach", "portforward", "proxy", "eviction", "finalize".
 	Subresources []string
 
 	// Default fills defaults exactly as upstream's SetDefaults_* for this group/version do,
