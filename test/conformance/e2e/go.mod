@@ -7,7 +7,13 @@ module github.com/skiff-dev/skiff/test/conformance/e2e
 
 go 1.26.0
 
-require k8s.io/kubernetes v1.37.2
+// e2e.test is built from k8s.io/kubernetes/test/e2e; the ginkgo command (of the release that
+// k8s.io/kubernetes uses) runs its specs in several processes. No Go file here imports either, so
+// `go mod tidy` would drop them: edit this file by hand.
+require (
+	github.com/onsi/ginkgo/v2 v2.32.0
+	k8s.io/kubernetes v1.37.2
+)
 
 require (
 	k8s.io/api v0.37.2
