@@ -211,7 +211,9 @@ func (c *Controller) rollBack(ctx context.Context, d *appsv1.Deployment, bad, ta
 	// (which waits for observedGeneration) sees the failure.
 	now := c.clock.Now()
 	updated.Status.ObservedGeneration = updated.Generation
-	setCondition(&updated.Status, newCondition(appsv1.DeploymentProgressing, v1.ConditionFalse, reasonTimedOut,
+	// Replaced even when it already timed out: the message is the news.
+	removeCondition(&updated.Status, appsv1.DeploymentProgressing)
+	updated.Status.Conditions = append(updated.Status.Conditions, newCondition(appsv1.DeploymentProgressing, v1.ConditionFalse, reasonTimedOut,
 		fmt.Sprintf("ReplicaSet %q was rolled back: %s", bad.Name, sig.message), now))
 	removeCondition(&updated.Status, AutoRollbackCondition)
 	updated.Status.Conditions = append(updated.Status.Conditions, newCondition(AutoRollbackCondition, v1.ConditionTrue, reasonRolledBack, msg, now))

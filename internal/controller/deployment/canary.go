@@ -62,9 +62,23 @@ func canaryOf(d *appsv1.Deployment, newRS *appsv1.ReplicaSet, oldRSs []*appsv1.R
 		return nil
 	}
 	hash := newRS.Labels[appsv1.DefaultDeploymentUniqueLabelKey]
+	if hash == d.Annotations[rollout.StableHashAnnotation] {
+		// Back to the revision that last completed (a rollback): no canary.
+		return nil
+	}
 	c := &canary{steps: len(policy.Steps), reached: rollout.StepOf(d.Annotations, hash), hash: hash, policy: policy}
 	c.targets = rollout.Targets(policy.Steps, desiredReplicas(d))
-	c.next, c.hasNext = rollout.Next(c.targets, c.reached)
+	// Steps below the new ReplicaSet's size are passed over: the controller
+	// takes no pods from the new revision to make a step (one rolled back to
+	// by hand, or grown by proportional scaling, may be larger already).
+	reached := c.reached
+	for {
+		c.next, c.hasNext = rollout.Next(c.targets, reached)
+		if !c.hasNext || c.next.Replicas >= replicasOf(newRS) {
+			break
+		}
+		reached = c.next.Step
+	}
 	return c
 }
 
@@ -98,12 +112,13 @@ func heldStep(d *appsv1.Deployment, c *canary) (rollout.Target, bool) {
 
 // stepReached reports whether the rollout stands at target t: the new
 // ReplicaSet is sized to it, its status is current and shows that many
-// available pods, and the old ReplicaSets are down to the rest.
+// available pods, and the old ReplicaSets run no more than the rest (a
+// surge pod being deleted still counts until their status says it is gone).
 func stepReached(d *appsv1.Deployment, newRS *appsv1.ReplicaSet, oldRSs []*appsv1.ReplicaSet, t rollout.Target) bool {
 	return replicasOf(newRS) == t.Replicas &&
 		newRS.Status.ObservedGeneration >= newRS.Generation &&
 		newRS.Status.AvailableReplicas >= t.Replicas &&
-		sumReplicas(oldRSs, specReplicas) <= desiredReplicas(d)-t.Replicas
+		sumReplicas(oldRSs, podsAtMost) <= desiredReplicas(d)-t.Replicas
 }
 
 // floorOldScaleDown trims planned old scale-downs so that the old

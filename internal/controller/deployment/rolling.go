@@ -57,9 +57,10 @@ func (c *Controller) rolloutRolling(ctx context.Context, d *appsv1.Deployment, r
 	return c.syncRolloutStatus(ctx, allRSs, newRS, d)
 }
 
-// reconcileNewReplicaSet sizes the new ReplicaSet: down to want (spec.replicas,
-// or a canary step's share) if above, else up as far as newRSReplicas allows
-// but not past want: surge never overshoots a step.
+// reconcileNewReplicaSet sizes the new ReplicaSet: down to want if above,
+// else up as far as newRSReplicas allows but not past want. want is
+// spec.replicas, or a canary step's share (never below the new ReplicaSet's
+// size): surge never overshoots a step.
 func (c *Controller) reconcileNewReplicaSet(ctx context.Context, allRSs []*appsv1.ReplicaSet, newRS *appsv1.ReplicaSet, d *appsv1.Deployment, want int32) (bool, error) {
 	if replicasOf(newRS) == want {
 		return false, nil

@@ -249,6 +249,8 @@ func (c *Controller) getNewReplicaSet(ctx context.Context, d *appsv1.Deployment,
 	if err != nil {
 		return nil, err
 	}
+	// A canary's new ReplicaSet starts no bigger than the first step.
+	replicas = min(replicas, canaryOf(d, newRS, oldRSs).limit(d))
 	*newRS.Spec.Replicas = replicas
 	setNewReplicaSetAnnotations(d, newRS, newRevision, false)
 
