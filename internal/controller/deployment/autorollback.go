@@ -217,7 +217,7 @@ func (c *Controller) rollBack(ctx context.Context, d *appsv1.Deployment, bad, ta
 		fmt.Sprintf("ReplicaSet %q was rolled back: %s", bad.Name, sig.message), now))
 	removeCondition(&updated.Status, AutoRollbackCondition)
 	updated.Status.Conditions = append(updated.Status.Conditions, newCondition(AutoRollbackCondition, v1.ConditionTrue, reasonRolledBack, msg, now))
-	if getCondition(updated.Status, CanaryCondition) != nil {
+	if c := getCondition(updated.Status, CanaryCondition); c != nil && c.Status == v1.ConditionTrue {
 		setCanaryCondition(&updated.Status, v1.ConditionFalse, reasonRolledBack, fmt.Sprintf("Canary of ReplicaSet %q rolled back: %s", bad.Name, sig.message), now)
 	}
 	return c.writeStatus(ctx, updated)
