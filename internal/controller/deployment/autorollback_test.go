@@ -225,3 +225,29 @@ func TestAutoRollbackDuringCanaryHold(t *testing.T) {
 		t.Errorf("canary condition = %+v", c)
 	}
 }
+
+// Recreate rollouts are rolled back the same way: the old pods come back
+// once the bad ones are gone.
+func TestAutoRollbackRecreate(t *testing.T) {
+	d := recreate(2)
+	d.Generation = 1
+	d.Annotations = map[string]string{"kubernetes.io/change-cause": "kubectl create --filename=kubia-deployment-v1.yaml --record=true",
+		rollout.AutoRollbackAnnotation: "true", rollout.MaxRestartsAnnotation: "1"}
+	d.Spec.ProgressDeadlineSeconds = ptr.To[int32](600)
+	d.Spec.RevisionHistoryLimit = ptr.To[int32](10)
+	e := newEnv(t, d)
+	e.rollOut(t)
+	e.drainEvents()
+	e.edit(t, setImage("luksa/kubia:v2"))
+	var pod string
+	e.Eventually(t, "a v2 pod", func() (bool, string) {
+		for _, p := range e.pods(t) {
+			if p.Labels[appsv1.DefaultDeploymentUniqueLabelKey] == hashOf("luksa/kubia:v2") {
+				pod = p.Name
+			}
+		}
+		return pod != "", fmt.Sprint(e.sizesOf(t))
+	})
+	e.setPodStatus(t, pod, func(p *v1.Pod) { p.Status.ContainerStatuses = []v1.ContainerStatus{{Name: "nodejs", RestartCount: 2}} })
+	e.checkRolledBack(t, "luksa/kubia:v2", "luksa/kubia:v1", "restarted 2 times (max-restarts 1)")
+}
