@@ -15,7 +15,7 @@ LDFLAGS := -X main.version=$(VERSION) \
 	-X k8s.io/client-go/pkg/version.gitMajor=1 \
 	-X k8s.io/client-go/pkg/version.gitMinor=$(KUBE_MINOR)
 
-.PHONY: build run test bench
+.PHONY: build run test bench conformance
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/skiff ./cmd/skiff
@@ -28,3 +28,9 @@ test:
 
 bench:
 	$(GO) test -run '^$$' -bench . ./internal/...
+
+# Kubernetes' own conformance specs against a fresh server, one per SIG group (not part of
+# `test`: a run takes an hour or more). GROUPS narrows it, e.g. `make conformance GROUPS=sig-cli`.
+GROUPS ?= sig-api-machinery sig-cli sig-apps
+conformance:
+	test/conformance/run $(GROUPS)

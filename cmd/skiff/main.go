@@ -16,7 +16,7 @@ import (
 var version string
 
 func main() {
-	if cli.RunKubiaApp(os.Args) { // the built-in images' app: before building the command tree
+	if cli.RunKubiaApp(os.Args) || cli.RunTestImage(os.Args) { // the built-in images' apps: before building the command tree
 		return
 	}
 	// Installed or linked as "kubectl", skiff is kubectl.
@@ -37,7 +37,7 @@ func main() {
 		cli.NewServiceCommand(),        // where Services are reached: skiff service list
 		cli.NewVersionCommand(version), // skiff and Kubernetes API versions
 		cli.NewRollingUpdateCommand(),  // chapter 9.2's obsolete kubectl rolling-update, client-side
-		cli.NewAgentCommand(), cli.NewImageCommand(), cli.NewKubiaCommand(),
+		cli.NewAgentCommand(), cli.NewImageCommand(), cli.NewKubiaCommand(), cli.NewTestImageCommand(),
 	)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return fmt.Errorf("%w\nSee '%s --help' for usage.", err, c.CommandPath())

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -90,6 +91,7 @@ type Agent struct {
 	clock   clock.WithTickerAndDelayedExecution
 	runtime Runtime
 	backoff *backoff
+	usage   *usageSampler
 	status  *statusManager
 	ips     *ipPool
 
@@ -97,6 +99,10 @@ type Agent struct {
 
 	pods  corelisters.PodLister
 	nodes corelisters.NodeLister
+
+	// streams is the inner streaming server's listener; innerTransport dials it.
+	streams        *pipeListener
+	innerTransport *http.Transport
 
 	mu      sync.Mutex // guards workers
 	workers map[types.UID]*podWorker
@@ -154,6 +160,9 @@ func New(client kubernetes.Interface, log *slog.Logger, opts Options) (*Agent, e
 	a := &Agent{client: client, log: log.With("component", "agent", "node", opts.NodeName), opts: opts,
 		clock: opts.Clock, runtime: opts.Runtime, workers: map[types.UID]*podWorker{}}
 	a.backoff = newBackoff(10*time.Second, 5*time.Minute, opts.Clock)
+	a.usage = newUsageSampler()
+	a.streams = newPipeListener()
+	a.innerTransport = &http.Transport{DialContext: a.streams.DialContext}
 	return a, nil
 }
 
@@ -190,11 +199,14 @@ func (a *Agent) Run(ctx context.Context) error {
 	defer bg.Wait()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	bg.Add(1)
+	go func() { defer bg.Done(); a.serveInnerStreams(ctx) }()
 	nodeFactory.Start(ctx.Done())
 	defer nodeFactory.Shutdown()
-	bg.Add(2)
+	bg.Add(3)
 	go func() { defer bg.Done(); a.renewLease(ctx, node) }()
 	go func() { defer bg.Done(); a.reportNodeStatus(ctx) }()
+	go func() { defer bg.Done(); a.sampleUsage(ctx) }()
 
 	cidr, err := a.waitForPodCIDR(ctx)
 	if err != nil {

@@ -91,3 +91,14 @@ func (p *ipPool) ip(off uint32) string {
 	binary.BigEndian.PutUint32(b, p.base+off)
 	return b.String()
 }
+
+// Lookup returns the IP allocated to uid, if any.
+func (p *ipPool) Lookup(uid types.UID) (string, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	off, ok := p.byID[uid]
+	if !ok {
+		return "", false
+	}
+	return p.ip(off), true
+}

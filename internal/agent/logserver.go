@@ -11,6 +11,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/hex"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -22,6 +23,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -75,17 +77,36 @@ func LoadOrCreateServingCert(certFile, keyFile string, ip net.IP, now time.Time)
 	return cert, hex.EncodeToString(sum[:]), nil
 }
 
-// LogHandler serves /containerLogs/{namespace}/{pod}/{container}?podUID=...&<PodLogOptions> to
-// callers presenting token as a bearer token (the API server's log proxy).
-func (a *Agent) LogHandler(token string) http.Handler {
+// LogHandler serves, to callers presenting token as a bearer token (the API server):
+// /containerLogs/{namespace}/{pod}/{container}?podUID=...&<PodLogOptions> (its log proxy),
+// /stats/usage (the node's and its pods' resource usage, for metrics.k8s.io), and the Prometheus
+// series /metrics (the node's, then extra) and /metrics/resource (resource usage).
+func (a *Agent) LogHandler(token string, extra ...prometheus.Collector) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok")) })
-	mux.HandleFunc("GET /containerLogs/{namespace}/{pod}/{container}", func(w http.ResponseWriter, r *http.Request) {
-		got, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if token == "" || subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
-			http.Error(w, "Unauthorized", http.StatusUnauthorized)
+	authorized := func(h http.HandlerFunc) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			got, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			if token == "" || subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
+				http.Error(w, "Unauthorized", http.StatusUnauthorized)
+				return
+			}
+			h(w, r)
+		}
+	}
+	all, res := a.metricsHandlers(extra)
+	mux.HandleFunc("GET /metrics", authorized(all.ServeHTTP))
+	mux.HandleFunc("GET /metrics/resource", authorized(res.ServeHTTP))
+	mux.HandleFunc("GET /stats/usage", authorized(func(w http.ResponseWriter, _ *http.Request) {
+		u, err := a.ResourceUsage()
+		if err != nil {
+			writeStatusError(w, err)
 			return
 		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(u)
+	}))
+	mux.HandleFunc("GET /containerLogs/{namespace}/{pod}/{container}", authorized(func(w http.ResponseWriter, r *http.Request) {
 		opts, err := parseLogOptions(r.URL.Query())
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
@@ -103,7 +124,8 @@ func (a *Agent) LogHandler(token string) http.Handler {
 		if err := a.ServeContainerLogs(w, r, uid, r.PathValue("container"), opts); err != nil {
 			writeStatusError(w, err)
 		}
-	})
+	}))
+	a.addStreamRoutes(mux, token)
 	return mux
 }
 
@@ -119,10 +141,10 @@ func writeStatusError(w http.ResponseWriter, err error) {
 	w.Write([]byte(status.Message))
 }
 
-// ServeLogs serves the log endpoint on ln with cert until ctx ends.
-func (a *Agent) ServeLogs(ctx context.Context, ln net.Listener, cert tls.Certificate, token string, log *slog.Logger) error {
+// ServeLogs serves the agent's HTTPS endpoint (LogHandler) on ln with cert until ctx ends.
+func (a *Agent) ServeLogs(ctx context.Context, ln net.Listener, cert tls.Certificate, token string, log *slog.Logger, extra ...prometheus.Collector) error {
 	srv := &http.Server{
-		Handler:           a.LogHandler(token),
+		Handler:           a.LogHandler(token, extra...),
 		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),

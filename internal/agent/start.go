@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -32,6 +34,7 @@ func (w *podWorker) startContainer(ctx context.Context, pod *corev1.Pod, c *core
 		Dir:     w.workingDir(pod, c, img),
 		LogPath: w.newLogFile(pod, c.Name, r.nextRestartCount()),
 		OnExit:  w.kick,
+		Stdin:   c.Stdin, StdinOnce: c.StdinOnce, TTY: c.TTY,
 	}
 	if !w.launch(ctx, pod, c, r, img, spec) {
 		return
@@ -40,41 +43,72 @@ func (w *podWorker) startContainer(ctx context.Context, pod *corev1.Pod, c *core
 	w.postStart(ctx, pod, c, r)
 }
 
-// pullImage resolves c's image in the image store. While the back-off of an earlier failure
-// lasts (ImagePullBackOff), or when the image cannot be resolved (ErrImagePull), it leaves c
-// waiting, schedules a retry and reports false.
+// pullImage resolves c's image in the image store, as the kubelet's image manager pulls it: an
+// image the store holds is "already present on machine"; one it does not is a failed pull
+// (ErrImagePull), retried after a back-off (10 s doubling to 5 min, ImagePullBackOff meanwhile);
+// with imagePullPolicy Never it is ErrImageNeverPull. Until it resolves, pullImage leaves c
+// waiting, schedules its next sync and reports false.
 func (w *podWorker) pullImage(pod *corev1.Pod, c *corev1.Container, r *ctrRecord, backoffKey string) (*images.Image, bool) {
+	img, err := w.a.opts.Images.Resolve(c.Image)
+	if err == nil {
+		if !r.pullFailedAt.IsZero() {
+			r.pullFailedAt, r.pullErr = time.Time{}, ""
+			w.a.backoff.Reset(backoffKey)
+		}
+		w.a.event(pod, c.Name, corev1.EventTypeNormal, "Pulled", "Container image %q already present on machine", c.Image)
+		return img, true
+	}
+	if c.ImagePullPolicy == corev1.PullNever {
+		msg := fmt.Sprintf("Container image %q is not present with pull policy of Never", c.Image)
+		r.waiting = &corev1.ContainerStateWaiting{Reason: reasonErrImageNeverPull, Message: msg}
+		w.a.event(pod, c.Name, corev1.EventTypeWarning, reasonErrImageNeverPull, "%s", msg)
+		w.a.event(pod, c.Name, corev1.EventTypeWarning, "Failed", "Error: %s", reasonErrImageNeverPull)
+		w.wakeAfter(neverPullRecheck)
+		return nil, false
+	}
+	ref := withDefaultTag(c.Image) // a pull's events name the tag pulled, as the kubelet's do
 	if !r.pullFailedAt.IsZero() {
 		if in, left := w.a.backoff.InBackoffSince(backoffKey, r.pullFailedAt); in {
 			r.waiting = &corev1.ContainerStateWaiting{Reason: reasonImagePullBackOff,
-				Message: fmt.Sprintf("Back-off pulling image %q: %s", c.Image, pullMessage(c.Image))}
-			w.a.event(pod, c.Name, corev1.EventTypeNormal, "BackOff", "Back-off pulling image %q", c.Image)
+				Message: fmt.Sprintf("Back-off pulling image %q: %s: %s", ref, reasonErrImagePull, r.pullErr)}
+			w.a.event(pod, c.Name, corev1.EventTypeNormal, "BackOff", "Back-off pulling image %q", ref)
+			w.a.event(pod, c.Name, corev1.EventTypeWarning, "Failed", "Error: %s", reasonImagePullBackOff)
 			w.wakeAfter(left + 10*time.Millisecond)
 			return nil, false
 		}
 	}
-	img, err := w.a.opts.Images.Resolve(c.Image)
-	if err != nil {
-		now := w.a.clock.Now()
-		w.a.backoff.Next(backoffKey, now)
-		r.pullFailedAt = now
-		msg := pullMessage(c.Image)
-		if !errors.Is(err, images.ErrNotFound) {
-			msg = err.Error()
-		}
-		r.waiting = &corev1.ContainerStateWaiting{Reason: reasonErrImagePull, Message: msg}
-		w.a.event(pod, c.Name, corev1.EventTypeWarning, "Failed", "Failed to pull image %q: %s", c.Image, msg)
-		w.a.event(pod, c.Name, corev1.EventTypeWarning, "Failed", "Error: %s", reasonErrImagePull)
-		w.wakeAfter(w.a.backoff.Delay(backoffKey) + 10*time.Millisecond)
-		return nil, false
+	msg := pullMessage(c.Image)
+	if !errors.Is(err, images.ErrNotFound) {
+		msg = err.Error()
 	}
-	if !r.pullFailedAt.IsZero() {
-		r.pullFailedAt = time.Time{}
-		w.a.backoff.Reset(backoffKey)
-	}
-	w.a.event(pod, c.Name, corev1.EventTypeNormal, "Pulled", "Container image %q already present on machine", c.Image)
-	return img, true
+	now := w.a.clock.Now()
+	w.a.backoff.Next(backoffKey, now)
+	r.pullFailedAt, r.pullErr = now, msg
+	r.waiting = &corev1.ContainerStateWaiting{Reason: reasonErrImagePull, Message: msg}
+	w.a.event(pod, c.Name, corev1.EventTypeNormal, "Pulling", "Pulling image %q", ref)
+	w.a.event(pod, c.Name, corev1.EventTypeWarning, "Failed", "Failed to pull image %q: %s", ref, msg)
+	w.a.event(pod, c.Name, corev1.EventTypeWarning, "Failed", "Error: %s", reasonErrImagePull)
+	// The kubelet shows ErrImagePull until its next sync of the pod finds the back-off running
+	// (ImagePullBackOff); that sync comes here pullErrorShown after the failure, the retry when
+	// the back-off ends.
+	w.wakeAfter(min(pullErrorShown, w.a.backoff.Delay(backoffKey)))
+	return nil, false
 }
+
+// withDefaultTag is image with ":latest" when it names neither a tag nor a digest.
+func withDefaultTag(image string) string {
+	if strings.Contains(image, "@") || strings.Contains(image[strings.LastIndex(image, "/")+1:], ":") {
+		return image
+	}
+	return image + ":latest"
+}
+
+// pullErrorShown is how long a failed pull shows as ErrImagePull before ImagePullBackOff.
+const pullErrorShown = time.Second
+
+// neverPullRecheck is how often a container whose image is missing with pull policy Never
+// looks again (an image imported meanwhile starts it).
+const neverPullRecheck = 10 * time.Second
 
 // buildEnv builds c's environment. When a reference in it cannot be resolved (a missing
 // ConfigMap, Secret or key) it leaves c waiting (CreateContainerConfigError), schedules a retry
@@ -194,12 +228,16 @@ func pullMessage(image string) string {
 }
 
 // commandLine is the container's argv: its command (else the image's entrypoint) and args (else,
-// when it has no command of its own, the image's default args), with $(VAR) expanded.
+// when it has no command of its own, the image's default args), with $(VAR) expanded. A command
+// naming one of a built-in image's own programs (/agnhost) runs what stands in for it.
 func commandLine(c *corev1.Container, img *images.Image, lookup func(string) (string, bool)) []string {
 	var argv []string
 	if len(c.Command) > 0 {
 		for _, s := range c.Command {
 			argv = append(argv, expand(s, lookup))
+		}
+		if prog, ok := img.Programs[argv[0]]; ok { // the image's own program: what runs it here
+			argv = append(slices.Clone(prog), argv[1:]...)
 		}
 	} else {
 		argv = append(argv, img.Entrypoint...)

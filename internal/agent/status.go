@@ -15,6 +15,7 @@ const (
 	reasonCrashLoopBackOff   = "CrashLoopBackOff"
 	reasonErrImagePull       = "ErrImagePull"
 	reasonImagePullBackOff   = "ImagePullBackOff"
+	reasonErrImageNeverPull  = "ErrImageNeverPull"
 	reasonConfigError        = "CreateContainerConfigError"
 	reasonStartError         = "StartError"
 	reasonContainersNotReady = "ContainersNotReady"

@@ -57,6 +57,7 @@ type ctrRecord struct {
 	term         *corev1.ContainerStateTerminated // how the current instance ended
 	last         *corev1.ContainerStateTerminated // how the previous instance ended
 	pullFailedAt time.Time
+	pullErr      string // why the last pull failed
 	stopProbes   context.CancelFunc
 
 	// Written by probe workers under podWorker.mu.

@@ -56,7 +56,7 @@ func TestBadInputGetsStatusAndChangesNothing(t *testing.T) {
 	}{
 		{"no token is 401", "GET", deploys, "", "-", "", nil, 401, metav1.StatusReasonUnauthorized, "Unauthorized"},
 		{"wrong token is 401", "GET", deploys, "", "wrong", "", nil, 401, metav1.StatusReasonUnauthorized, "Unauthorized"},
-		{"unknown resource is 404", "GET", "/apis/apps/v1/namespaces/default/widgets", "", "", "", nil, 404, metav1.StatusReasonNotFound, "widgets"},
+		{"unknown resource is 404", "GET", "/apis/apps/v1/namespaces/default/widgets", "", "", "", nil, 404, metav1.StatusReasonNotFound, "the server could not find the requested resource"},
 		{"malformed JSON is 400", "POST", deploys, "application/json", "", `{"apiVersion":`, nil, 400, metav1.StatusReasonBadRequest, ""},
 		{"malformed YAML is 400", "POST", deploys, "application/yaml", "", "apiVersion: apps/v1\nkind: [", nil, 400, metav1.StatusReasonBadRequest, ""},
 		{"unknown field with Strict is 400 naming it", "POST", deploys + "?fieldValidation=Strict", "application/json", "",

@@ -95,7 +95,17 @@ func (s *Server) review(w http.ResponseWriter, r *http.Request, sv *served, obj 
 	if err := res.Review(obj, userOf(r.Context())); err != nil {
 		return err
 	}
-	return s.writeObject(w, r, http.StatusCreated, sv, obj)
+	// A review has no table columns (upstream its storage is no TableConvertor): asked only for a
+	// Table, the answer is 406, as kube-apiserver's.
+	choice, ok := s.negotiateOutput(r, false, true)
+	if !ok {
+		return notAcceptable(r.Header.Get("Accept"))
+	}
+	out, err := s.outputObject(r, sv, obj, choice)
+	if err != nil {
+		return err
+	}
+	return s.encode(w, choice, http.StatusCreated, out)
 }
 
 // create is the create pipeline for obj (at the storage version): namespace lifecycle, managed

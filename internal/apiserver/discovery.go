@@ -34,10 +34,21 @@ var subresourceSpecs = map[string]subresourceSpec{
 	"eviction": {gvk: func(schema.GroupVersionKind) schema.GroupVersionKind {
 		return schema.GroupVersionKind{Group: "policy", Version: "v1", Kind: "Eviction"}
 	}, verbs: []string{"create"}},
-	"finalize": {gvk: func(p schema.GroupVersionKind) schema.GroupVersionKind { return p }, verbs: []string{"update"}},
+	"finalize":    {gvk: func(p schema.GroupVersionKind) schema.GroupVersionKind { return p }, verbs: []string{"update"}},
+	"exec":        streamSubresource("PodExecOptions"),
+	"attach":      streamSubresource("PodAttachOptions"),
+	"portforward": streamSubresource("PodPortForwardOptions"),
 	"proxy": {gvk: func(p schema.GroupVersionKind) schema.GroupVersionKind {
 		return schema.GroupVersionKind{Version: "v1", Kind: p.Kind + "ProxyOptions"}
 	}, verbs: []string{"create", "delete", "get", "patch", "update"}},
+}
+
+// streamSubresource is a pod's exec, attach or portforward: GET (WebSocket) or POST (SPDY)
+// upgrade requests with options of the given kind, as upstream's discovery lists them.
+func streamSubresource(kind string) subresourceSpec {
+	return subresourceSpec{gvk: func(schema.GroupVersionKind) schema.GroupVersionKind {
+		return schema.GroupVersionKind{Version: "v1", Kind: kind}
+	}, verbs: []string{"create", "get"}}
 }
 
 // resourcesAt returns the served resources of one group-version, in registry order.

@@ -82,6 +82,10 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
+	if p == "/metrics" {
+		s.metrics.handler.ServeHTTP(w, r)
+		return
+	}
 	if strings.HasPrefix(p, "/openapi/") {
 		if s.openapi == nil {
 			s.writeError(w, r, apierrors.NewNotFound(schemaGR("", "openapi"), p))
@@ -95,7 +99,11 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 		s.serveDiscovery(w, r, info)
 		return
 	}
-	s.serveResource(w, r, info)
+	if _, ok := s.served[gvr{info.Group, info.Version, info.Resource}]; !ok {
+		s.serveResource(w, r, info) // a 404; not counted, so that unknown paths add no series
+		return
+	}
+	s.metrics.instrument(w, r, &info, func(w http.ResponseWriter) { s.serveResource(w, r, info) })
 }
 
 func writeText(w http.ResponseWriter, code int, text string) {

@@ -57,6 +57,13 @@ func parseAccept(h string) []acceptEntry {
 // negotiate picks the serializer and output shape from the Accept header. allowTable says whether
 // Table and PartialObjectMetadata conversions are possible for this request.
 func (s *Server) negotiate(r *http.Request, allowTable bool) (mediaChoice, bool) {
+	return s.negotiateOutput(r, allowTable, allowTable)
+}
+
+// negotiateOutput is negotiate with the Table and the PartialObjectMetadata conversions allowed
+// apart, as kube-apiserver's handlers/rest.go AllowsMediaTypeTransform does: a Table needs the
+// resource's table columns, metadata only needs the object.
+func (s *Server) negotiateOutput(r *http.Request, allowTable, allowPartial bool) (mediaChoice, bool) {
 	for _, e := range parseAccept(r.Header.Get("Accept")) {
 		info, ok := s.serializerFor(e.mediaType)
 		if !ok {
@@ -72,7 +79,7 @@ func (s *Server) negotiate(r *http.Request, allowTable bool) (mediaChoice, bool)
 			}
 			c.output, c.tableGV = outputTable, v
 		case (as == "PartialObjectMetadata" || as == "PartialObjectMetadataList") && g == "meta.k8s.io" && (v == "v1" || v == "v1beta1"):
-			if !allowTable {
+			if !allowPartial {
 				continue
 			}
 			c.output, c.metaGV = outputPartialMetadata, v

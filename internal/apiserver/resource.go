@@ -16,13 +16,28 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 )
+
+// notServed answers a request for a resource this server does not have as kube-apiserver does:
+// a group-version it serves answers with go-restful's no-route error as a Status (reason NotFound,
+// "the server could not find the requested resource"); any other path falls through to the
+// plain-text 404 of the last handler in its chain.
+func (s *Server) notServed(w http.ResponseWriter, r *http.Request, info requestInfo) {
+	for k := range s.served {
+		if k.group == info.Group && k.version == info.Version {
+			s.writeError(w, r, apierrors.NewGenericServerResponse(http.StatusNotFound, "", schema.GroupResource{}, "", "404: Page Not Found", 0, false))
+			return
+		}
+	}
+	http.NotFound(w, r)
+}
 
 // serveResource handles every request under /api/v1/... and /apis/<group>/<version>/...
 func (s *Server) serveResource(w http.ResponseWriter, r *http.Request, info requestInfo) {
 	sv, ok := s.served[gvr{info.Group, info.Version, info.Resource}]
 	if !ok {
-		s.writeError(w, r, apierrors.NewNotFound(schemaGR(info.Group, info.Resource), info.Name))
+		s.notServed(w, r, info)
 		return
 	}
 	if !sv.res.Namespaced && info.Namespace != "" {
@@ -120,6 +135,9 @@ func (s *Server) handleGet(w http.ResponseWriter, r *http.Request, info requestI
 	if err := s.waitConsistent(r.Context(), r.URL.Query().Get("resourceVersion")); err != nil {
 		return err
 	}
+	if sv.res.Live != nil {
+		return s.getLive(w, r, info, sv)
+	}
 	obj, ok := sv.cache.get(info.Namespace, info.Name)
 	if !ok {
 		return apierrors.NewNotFound(sv.cache.gr, info.Name)
@@ -212,7 +230,14 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request, info request
 		return err
 	}
 	rev := s.caches.appliedRev()
-	items := sv.cache.list(info.Namespace, pred)
+	var items []runtime.Object
+	if sv.res.Live != nil {
+		if items, err = s.listLive(r.Context(), info, sv, pred); err != nil {
+			return err
+		}
+	} else {
+		items = sv.cache.list(info.Namespace, pred)
+	}
 	if start != "" {
 		i := 0
 		for i < len(items) && itemKey(items[i]) <= start {

@@ -26,6 +26,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/apimachinery/pkg/version"
 	"k8s.io/client-go/rest"
+	metricsv1beta1 "k8s.io/metrics/pkg/apis/metrics/v1beta1"
 
 	"github.com/skiff-dev/skiff/internal/apiserver/openapi"
 	"github.com/skiff-dev/skiff/internal/registry"
@@ -53,7 +54,14 @@ type Config struct {
 	Version string
 	// PodLogs, when set, serves pods/log for a pod (the node agents' log endpoint).
 	PodLogs func(w http.ResponseWriter, r *http.Request, pod *corev1.Pod) error
-	Log     *slog.Logger
+	// NodeUsage, when set, reads a node's and its pods' resource usage from the node's agent,
+	// for the metrics.k8s.io kinds.
+	NodeUsage func(ctx context.Context, node *corev1.Node) (*metricsv1beta1.NodeMetrics, []metricsv1beta1.PodMetrics, error)
+	// PodStream, when set, serves pods/exec, pods/attach and pods/portforward (subresource is
+	// one of those) for a pod: the upgrade requests kubectl exec, attach, cp and port-forward
+	// make, proxied to the pod's node agent.
+	PodStream func(w http.ResponseWriter, r *http.Request, pod *corev1.Pod, subresource string) error
+	Log       *slog.Logger
 }
 
 // Server is the API server. Create it with New, then Start it, then serve Handler.
@@ -71,6 +79,7 @@ type Server struct {
 	groups   []apiGroup      // discovery order
 	handler  http.Handler
 	openapi  http.Handler
+	metrics  *serverMetrics
 	loopback string // token of in-process clients
 
 	lastWrite atomic.Int64 // highest revision this server wrote; reads wait for the cache to reach it
@@ -122,6 +131,8 @@ func New(cfg Config) (*Server, error) {
 	if cfg.AdvertiseAddress == nil {
 		cfg.AdvertiseAddress = net.IPv4(127, 0, 0, 1)
 	}
+	storeMetrics := newStoreMetrics()
+	cfg.Store = instrumentedStore{Store: cfg.Store, m: storeMetrics}
 	s := &Server{cfg: cfg, log: cfg.Log.With("component", "apiserver"), served: map[gvr]*served{},
 		nameSuffix: func() string { return utilrand.String(5) }}
 	s.scheme, s.codecs = newScheme()
@@ -179,6 +190,7 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	s.loopback = randomToken()
+	s.metrics = newServerMetrics(s, storeMetrics)
 	s.handler = s.buildHandler()
 	return s, nil
 }

@@ -23,7 +23,7 @@ type testServer struct {
 	config *rest.Config
 }
 
-func newTestServer(t *testing.T) *testServer {
+func newTestServer(t testing.TB) *testServer {
 	t.Helper()
 	dir := t.TempDir()
 	store, err := bolt.Open(filepath.Join(dir, "state.db"), bolt.Options{Log: slog.New(slog.DiscardHandler)})

@@ -53,6 +53,8 @@ func (s *Server) serveSubresource(w http.ResponseWriter, r *http.Request, info r
 		err = s.handleEviction(w, r, info, sv)
 	case "log":
 		err = s.handleLog(w, r, info, sv)
+	case "exec", "attach", "portforward":
+		err = s.handleStream(w, r, info, sv)
 	case "proxy":
 		err = s.handleProxy(w, r, info, sv)
 	default:
@@ -234,6 +236,27 @@ func (s *Server) handleLog(w http.ResponseWriter, r *http.Request, info requestI
 		return s.cfg.PodLogs(w, r, pod)
 	}
 	return badRequest("logs of pod %q are not available: its node %q serves no logs", pod.Name, pod.Spec.NodeName)
+}
+
+// handleStream answers pods/exec, pods/attach and pods/portforward, upgrade requests (GET or
+// POST) that the pod's node agent serves.
+func (s *Server) handleStream(w http.ResponseWriter, r *http.Request, info requestInfo, sv *served) error {
+	gr := schemaGR("", "pods/"+info.Subresource)
+	if info.Verb != "get" && info.Verb != "create" {
+		return apierrors.NewMethodNotSupported(gr, r.Method)
+	}
+	obj, err := s.getCurrent(r.Context(), sv, info.Namespace, info.Name)
+	if err != nil {
+		return err
+	}
+	pod, ok := obj.(*corev1.Pod)
+	if !ok {
+		return apierrors.NewNotFound(sv.cache.gr, info.Name+"/"+info.Subresource)
+	}
+	if s.cfg.PodStream == nil {
+		return badRequest("pod %q cannot be reached: its node %q serves no streams", pod.Name, pod.Spec.NodeName)
+	}
+	return s.cfg.PodStream(w, r, pod, info.Subresource)
 }
 
 // handleProxy proxies HTTP to where the kind says NAME[:PORT]/proxy/PATH goes: a pod's port,

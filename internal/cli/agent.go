@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	corev1 "k8s.io/api/core/v1"
@@ -32,6 +33,7 @@ import (
 	"github.com/skiff-dev/skiff/internal/agent/process"
 	"github.com/skiff-dev/skiff/internal/controller/nodeipam"
 	"github.com/skiff-dev/skiff/internal/controller/nodelifecycle"
+	"github.com/skiff-dev/skiff/internal/metrics"
 	"github.com/skiff-dev/skiff/internal/proxy"
 )
 
@@ -144,6 +146,7 @@ func runAgent(ctx context.Context, o *agentOptions, log *slog.Logger) error {
 	if imagesDir == "" {
 		imagesDir = filepath.Join(base, "images")
 	}
+	metrics.Install() // before the clients and queues it counts are made
 	cfg := &rest.Config{Host: o.server, BearerToken: token, TLSClientConfig: rest.TLSClientConfig{CAData: ca},
 		QPS: 100, Burst: 200}
 	// named as a kubelet, for the managed fields of what it writes; the node name follows
@@ -185,7 +188,7 @@ func runAgent(ctx context.Context, o *agentOptions, log *slog.Logger) error {
 	return runNodeAgent(ctx, client, log, nodeAgentConfig{
 		name: name, ip: nodeIP, dataDir: dataDir, imagesDir: imagesDir, maxPods: o.maxPods,
 		logs: ln, token: token, leaseDuration: o.leaseDur,
-		beforeStop: px.WaitUntilNotServing, services: services,
+		beforeStop: px.WaitUntilNotServing, services: services, metrics: px.Collectors(),
 	}, func(*agent.Agent) {})
 }
 
@@ -204,6 +207,8 @@ type nodeAgentConfig struct {
 	// beforeStop and services connect the agent to its node's service proxy (both may be nil).
 	beforeStop func(ctx context.Context, podIP net.IP) error
 	services   func() []*corev1.Service
+	// metrics are served on the HTTPS endpoint's /metrics after the agent's own (the proxy's).
+	metrics []prometheus.Collector
 }
 
 // runNodeAgent runs an agent with the process runtime until ctx ends: it locks the data
@@ -263,7 +268,7 @@ func runNodeAgent(ctx context.Context, client kubernetes.Interface, log *slog.Lo
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := a.ServeLogs(lctx, c.logs, cert, c.token, log); err != nil {
+			if err := a.ServeLogs(lctx, c.logs, cert, c.token, log, c.metrics...); err != nil {
 				log.Error("log endpoint stopped", "err", err)
 			}
 		}()
@@ -331,12 +336,17 @@ func nodeControllers(client kubernetes.Interface, o nodeOptions, logs *agent.Log
 // its pods under dataDir/agent and its images in dataDir/images (where `skiff image` puts them
 // by default). Logs of its pods are served in-process through logs. It returns once every
 // container has stopped.
-func runEmbeddedAgent(ctx context.Context, client kubernetes.Interface, name string, ip net.IP, dataDir string, o nodeOptions, logs *agent.LogProxy, px *proxy.Proxy, services func() []*corev1.Service, log *slog.Logger) error {
+func runEmbeddedAgent(ctx context.Context, client kubernetes.Interface, name string, ip net.IP, dataDir string, o nodeOptions, logs *agent.LogProxy, px *proxy.Proxy, services func() []*corev1.Service, registerMetrics func(...prometheus.Collector) error, log *slog.Logger) error {
 	return runNodeAgent(ctx, client, log, nodeAgentConfig{
 		name: name, ip: ip, dataDir: filepath.Join(dataDir, "agent"), imagesDir: filepath.Join(dataDir, "images"),
 		maxPods: o.maxPods, labels: map[string]string{"node-role.kubernetes.io/control-plane": ""},
 		beforeStop: px.WaitUntilNotServing, services: services,
-	}, logs.AddLocal)
+	}, func(a *agent.Agent) {
+		logs.AddLocal(a)
+		if err := registerMetrics(a.Collectors()...); err != nil {
+			log.Error("serving the node's metrics", "err", err)
+		}
+	})
 }
 
 // serviceLister returns a function listing every Service factory's informer holds. Call it

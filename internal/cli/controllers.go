@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/pflag"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -81,6 +82,8 @@ type componentConfig struct {
 	podLogs   *agent.LogProxy
 	resources []*registry.Resource // what the API server serves: the GC and namespace controller cover all of it
 	caPEM     []byte               // published in every namespace as kube-root-ca.crt
+	// registerMetrics adds the embedded node's series to the server's /metrics.
+	registerMetrics func(...prometheus.Collector) error
 }
 
 // startControllers starts the components that run inside the server as ordinary API clients
@@ -207,10 +210,13 @@ func startControllers(ctx context.Context, cfg *rest.Config, cc componentConfig,
 	case "process":
 		// the node's service proxy: ClusterIPs and NodePorts on this node's IP
 		px := proxy.New(proxyClient, factory, log, proxy.Options{NodeIP: cc.nodeIP, NodeName: cc.nodeName})
+		if err := cc.registerMetrics(px.Collectors()...); err != nil {
+			return nil, err
+		}
 		comps = append(comps, component{"proxy", px.Run})
 		services := serviceLister(factory)
 		comps = append(comps, component{"node-agent", func(ctx context.Context) error {
-			return runEmbeddedAgent(ctx, nodeClient, cc.nodeName, cc.nodeIP, cc.dataDir, cc.nodes, cc.podLogs, px, services, log)
+			return runEmbeddedAgent(ctx, nodeClient, cc.nodeName, cc.nodeIP, cc.dataDir, cc.nodes, cc.podLogs, px, services, cc.registerMetrics, log)
 		}})
 	case "fake":
 		// a fake node is for scale: room for thousands of pods

@@ -282,6 +282,8 @@ func runServer(ctx context.Context, cfg serverConfig, stdout io.Writer, log *slo
 		AdvertisePort:    port,
 		ServiceCIDR:      cfg.serviceCIDR,
 		PodLogs:          cfg.components.podLogs.ServePodLogs,
+		NodeUsage:        cfg.components.podLogs.NodeUsage,
+		PodStream:        cfg.components.podLogs.ServePodStream,
 		Log:              log,
 	})
 	if err != nil {
@@ -291,6 +293,7 @@ func runServer(ctx context.Context, cfg serverConfig, stdout io.Writer, log *slo
 		return fmt.Errorf("cli: start apiserver: %w", err)
 	}
 	cfg.components.resources, cfg.components.caPEM = api.Resources(), creds.caPEM
+	cfg.components.registerMetrics = api.RegisterMetrics
 	waitComponents, err := startControllers(bgCtx, api.LoopbackConfig(), cfg.components, log)
 	if err != nil {
 		return fmt.Errorf("cli: start controllers: %w", err)

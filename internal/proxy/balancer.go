@@ -23,6 +23,9 @@ type balancer struct {
 	state atomic.Pointer[balancerState]
 	next  atomic.Uint64 // round-robin position
 
+	// counters, when set (before the first update), count the port's connections.
+	counters *portCounters
+
 	mu       sync.Mutex // guards the fields below
 	sticky   map[netip.Addr]stickyEntry
 	inserted int // sticky entries added since the last purge of expired ones
@@ -33,6 +36,8 @@ type balancerState struct {
 	endpoints []netip.AddrPort // sorted
 	index     map[netip.AddrPort]bool
 	affinity  time.Duration // 0: no session affinity
+	// counters are each endpoint's, when the balancer counts.
+	counters map[netip.AddrPort]endpointCounters
 }
 
 type stickyEntry struct {
@@ -56,6 +61,21 @@ func (b *balancer) update(endpoints []netip.AddrPort, affinity time.Duration) bo
 	for _, e := range endpoints {
 		st.index[e] = true
 	}
+	if b.counters != nil {
+		st.counters = make(map[netip.AddrPort]endpointCounters, len(endpoints))
+		for _, e := range endpoints {
+			if c, ok := cur.counters[e]; ok {
+				st.counters[e] = c
+			} else {
+				st.counters[e] = b.counters.forEndpoint(e)
+			}
+		}
+		for e := range cur.counters {
+			if !st.index[e] {
+				b.counters.forgetEndpoint(e)
+			}
+		}
+	}
 	b.state.Store(st)
 	if affinity != cur.affinity {
 		b.mu.Lock()
@@ -63,6 +83,34 @@ func (b *balancer) update(endpoints []netip.AddrPort, affinity time.Duration) bo
 		b.mu.Unlock()
 	}
 	return true
+}
+
+// count records a connection (flow) the balancer's port accepted and the endpoint it went to.
+func (b *balancer) count(ep netip.AddrPort) {
+	if b.counters == nil {
+		return
+	}
+	b.counters.connections.Inc()
+	if c, ok := b.state.Load().counters[ep]; ok {
+		c.connections.Inc()
+	}
+}
+
+// countRejected records a connection (datagram) no endpoint took.
+func (b *balancer) countRejected() {
+	if b.counters != nil {
+		b.counters.rejected.Inc()
+	}
+}
+
+// countDialError records a failed dial of ep.
+func (b *balancer) countDialError(ep netip.AddrPort) {
+	if b.counters == nil {
+		return
+	}
+	if c, ok := b.state.Load().counters[ep]; ok {
+		c.dialErrors.Inc()
+	}
 }
 
 // endpoints returns the current endpoint list; callers must not modify it.

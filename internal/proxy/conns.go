@@ -30,6 +30,13 @@ func (s *connSet) add(c io.Closer) bool {
 	return true
 }
 
+// size is the number of connections open.
+func (s *connSet) size() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.open)
+}
+
 func (s *connSet) done(c io.Closer) {
 	s.mu.Lock()
 	delete(s.open, c)

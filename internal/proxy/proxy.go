@@ -64,6 +64,7 @@ type Proxy struct {
 	pending *pendingSet
 	serving sync.WaitGroup // accept and read loops
 	stats   stats
+	metrics *metrics
 
 	mu        sync.Mutex // guards the fields below
 	listeners map[listenKey]*bound
@@ -122,6 +123,7 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, l
 		bindErrs:  map[listenKey]string{},
 		changed:   make(chan struct{}),
 	}
+	p.metrics = newMetrics(func() float64 { return float64(p.conns.size()) })
 	if ip, ok := netip.AddrFromSlice(opts.NodeIP); ok {
 		p.nodeIP = ip.Unmap()
 	}
@@ -281,6 +283,7 @@ func (p *Proxy) apply(key string, plans []portPlan) (retry bool) {
 		bal := p.balancers[plan.id]
 		if bal == nil {
 			bal = newBalancer(plan.id.String(), p.opts.Clock)
+			bal.counters = p.metrics.forPort(plan.id)
 			p.balancers[plan.id] = bal
 		}
 		if bal.update(plan.endpoints, plan.affinity) {
@@ -323,6 +326,7 @@ func (p *Proxy) apply(key string, plans []portPlan) (retry bool) {
 	for id, bal := range p.balancers {
 		if id.namespace == ns && id.service == name && !wantPort[id] {
 			bal.update(nil, 0)
+			bal.counters.forget()
 			delete(p.balancers, id)
 			changed = true
 		}

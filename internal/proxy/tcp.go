@@ -76,6 +76,7 @@ func (p *Proxy) handleTCP(client *net.TCPConn, bal *balancer) {
 	backend, err := p.dialEndpoint(bal, from)
 	if err != nil {
 		p.stats.rejected.Add(1)
+		bal.countRejected()
 		p.log.Debug("no endpoint took the connection", "service", bal.name, "client", from, "err", err)
 		// A reset, as a port with no listener gives, rather than a clean close the client might
 		// take for an empty answer.
@@ -116,8 +117,10 @@ func (p *Proxy) dialEndpoint(bal *balancer, client netip.Addr) (*net.TCPConn, er
 			p.pending.inc(ep.Addr()) // until the endpoint answers; see relay
 			c, err := p.dialTCP(ep)
 			if err == nil {
+				bal.count(ep)
 				return c, nil
 			}
+			bal.countDialError(ep)
 			p.pending.dec(ep.Addr())
 			p.stats.dialFailures.Add(1)
 			p.log.Debug("endpoint refused, trying the next", "service", bal.name, "endpoint", ep, "err", err)

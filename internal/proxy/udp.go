@@ -65,6 +65,7 @@ func (p *Proxy) serveUDP(l *udpListener) {
 		f := p.flowFor(l, from)
 		if f == nil {
 			p.stats.rejected.Add(1)
+			l.bal.Load().countRejected()
 			continue // no endpoint: the datagram is dropped, as UDP allows
 		}
 		f.last.Store(time.Now().UnixNano())
@@ -95,9 +96,11 @@ func (p *Proxy) flowFor(l *udpListener, client netip.AddrPort) *udpFlow {
 		}
 		c, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(ep))
 		if err != nil {
+			bal.countDialError(ep)
 			tried[n] = ep
 			continue
 		}
+		bal.count(ep)
 		f = &udpFlow{client: client, endpoint: ep, conn: c}
 		f.last.Store(time.Now().UnixNano())
 		if !p.conns.add(c) {

@@ -34,6 +34,8 @@ func All() []*Resource {
 		selfSubjectAccessReviewKind().Resource(),
 		selfSubjectRulesReviewKind().Resource(),
 		subjectAccessReviewKind().Resource(),
+		nodeMetricsKind().Resource(),
+		podMetricsKind().Resource(),
 	}
 }
 

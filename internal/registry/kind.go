@@ -1,14 +1,17 @@
 package registry
 
 import (
+	"context"
 	"net"
 	"time"
 
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	metricsv1beta1 "k8s.io/metrics/pkg/apis/metrics/v1beta1"
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 )
 
@@ -48,6 +51,20 @@ type Kind[T object] struct {
 	// Review, for kinds that answer a question instead of being stored (access and identity
 	// reviews), fills the created object's status for the requesting user; nothing is stored.
 	Review func(obj T, user UserInfo) error
+	// Live, for kinds computed when they are read instead of stored (metrics.k8s.io's resource
+	// usage), returns the objects named name in namespace ("" names every one; a namespaced
+	// kind's "" namespace is all of them) from src. A get of an object that is not there
+	// returns the kind's NotFound error.
+	Live func(ctx context.Context, src LiveSource, namespace, name string) ([]T, error)
+}
+
+// LiveSource is what live kinds compute their objects from.
+type LiveSource struct {
+	// List returns the server's objects of gr in namespace ("" = all).
+	List func(gr schema.GroupResource, namespace string) []runtime.Object
+	// NodeUsage reads a node's and its pods' resource usage from the node's agent; nil when
+	// the server has no way to reach agents.
+	NodeUsage func(ctx context.Context, node *corev1.Node) (*metricsv1beta1.NodeMetrics, []metricsv1beta1.PodMetrics, error)
 }
 
 // UserInfo is who a request was authenticated as.
@@ -194,6 +211,16 @@ func (k Kind[T]) Resource() *Resource {
 	k.Admit.attach(r)
 	if rv := k.Review; rv != nil {
 		r.Review = func(obj runtime.Object, user UserInfo) error { return rv(obj.(T), user) }
+	}
+	if live := k.Live; live != nil {
+		r.Live = func(ctx context.Context, src LiveSource, namespace, name string) ([]runtime.Object, error) {
+			objs, err := live(ctx, src, namespace, name)
+			out := make([]runtime.Object, len(objs))
+			for i, o := range objs {
+				out[i] = o
+			}
+			return out, err
+		}
 	}
 	if p := k.Proxy; p != nil {
 		r.ProxyTarget = func(obj runtime.Object, port string, get Getter) (string, error) {

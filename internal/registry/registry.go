@@ -1,6 +1,8 @@
 package registry
 
 import (
+	"context"
+
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
@@ -26,7 +28,8 @@ type Resource struct {
 	New     func() runtime.Object
 	NewList func() runtime.Object
 
-	// Subresources this resource serves: any of "status", "scale", "binding", "log", "proxy".
+	// Subresources this resource serves: any of "status", "scale", "binding", "log", "exec",
+	// "attach", "portforward", "proxy", "eviction", "finalize".
 	Subresources []string
 
 	// Default fills defaults exactly as upstream's SetDefaults_* for this group/version do,
@@ -103,7 +106,12 @@ type Resource struct {
 	Review func(obj runtime.Object, user UserInfo) error
 	// ProxyTarget returns the host:port the proxy subresource forwards to.
 	ProxyTarget func(obj runtime.Object, port string, get Getter) (string, error)
+	// Live computes the objects of a kind that is not stored (see Kind.Live).
+	Live func(ctx context.Context, src LiveSource, namespace, name string) ([]runtime.Object, error)
 }
+
+// Stored reports whether objects of the resource are kept in storage (review kinds are not).
+func (r *Resource) Stored() bool { return r.Review == nil && r.Live == nil }
 
 // AltVersion is an extra version a resource is served at; objects are stored at the Resource's
 // own version and converted on the way in and out.

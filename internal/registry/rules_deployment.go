@@ -16,6 +16,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
+
+	"github.com/skiff-dev/skiff/internal/rollout"
 )
 
 // deploymentKind is apps/v1 Deployment (pkg/registry/apps/deployment), also served at
@@ -102,6 +104,9 @@ func prepareDeploymentStatus(d, old *appsv1.Deployment) {
 
 func validateDeployment(d *appsv1.Deployment) field.ErrorList {
 	errs := validateMeta(d, true, apivalidation.NameIsDNSSubdomain)
+	// skiff's opt-in canary and rollback annotations, refused where they
+	// are written rather than ignored by the controller.
+	errs = append(errs, rollout.Validate(d.Annotations, d.Spec.Strategy.Type)...)
 	return append(errs, validateDeploymentSpec(&d.Spec, field.NewPath("spec"))...)
 }
 

@@ -179,6 +179,33 @@ func TestDeploymentValidation(t *testing.T) {
 		{"namespace is required",
 			func(d *appsv1.Deployment) { d.Namespace = "" },
 			[]string{"metadata.namespace: Required value"}},
+		{"canary and rollback annotations are accepted",
+			func(d *appsv1.Deployment) {
+				d.Annotations = map[string]string{"skiff.dev/canary-steps": "1,25%,50%", "skiff.dev/step-pause": "2m",
+					"skiff.dev/auto-rollback": "true", "skiff.dev/max-restarts": "3", "skiff.dev/max-unready": "2m"}
+			},
+			nil},
+		{"canary step above 100% is invalid",
+			func(d *appsv1.Deployment) { d.Annotations = map[string]string{"skiff.dev/canary-steps": "1,150%"} },
+			[]string{`metadata.annotations[skiff.dev/canary-steps]: Invalid value: must be a comma-separated list of pod counts or percentages of spec.replicas, each above 0 and below 100%, strictly increasing, with counts before percentages (e.g. "1,25%,50%")`}},
+		{"decreasing canary steps are invalid",
+			func(d *appsv1.Deployment) { d.Annotations = map[string]string{"skiff.dev/canary-steps": "50%,25%"} },
+			[]string{`metadata.annotations[skiff.dev/canary-steps]: Invalid value: must be a comma-separated list of pod counts or percentages of spec.replicas, each above 0 and below 100%, strictly increasing, with counts before percentages (e.g. "1,25%,50%")`}},
+		{"step-pause must be a duration",
+			func(d *appsv1.Deployment) { d.Annotations = map[string]string{"skiff.dev/step-pause": "soon"} },
+			[]string{`metadata.annotations[skiff.dev/step-pause]: Invalid value: must be a positive Go duration (e.g. "30s", "2m", "1h30m")`}},
+		{"auto-rollback must be true or false",
+			func(d *appsv1.Deployment) { d.Annotations = map[string]string{"skiff.dev/auto-rollback": "maybe"} },
+			[]string{`metadata.annotations[skiff.dev/auto-rollback]: Invalid value: must be "true" or "false"`}},
+		{"max-restarts must not be negative",
+			func(d *appsv1.Deployment) { d.Annotations = map[string]string{"skiff.dev/max-restarts": "-3"} },
+			[]string{`metadata.annotations[skiff.dev/max-restarts]: Invalid value: must be a non-negative integer (e.g. "3")`}},
+		{"canary steps are forbidden with Recreate",
+			func(d *appsv1.Deployment) {
+				d.Spec.Strategy = appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType}
+				d.Annotations = map[string]string{"skiff.dev/canary-steps": "1"}
+			},
+			[]string{"metadata.annotations[skiff.dev/canary-steps]: Forbidden: may not be set when strategy `type` is 'Recreate': canary steps hold a share of a RollingUpdate"}},
 		{"generateName prefix may end with a dash",
 			func(d *appsv1.Deployment) { d.GenerateName = "web-" },
 			nil},

@@ -21,7 +21,7 @@ import (
 func podKind() Kind[*corev1.Pod] {
 	return Kind[*corev1.Pod]{
 		GVR: core("pods"), Kind: "Pod", Namespaced: true, ShortNames: []string{"po"}, Categories: []string{"all"},
-		Verbs: verbsAll, Subresources: []string{"status", "binding", "log", "proxy", "eviction"},
+		Verbs: verbsAll, Subresources: []string{"status", "binding", "log", "exec", "attach", "portforward", "proxy", "eviction"},
 		New:      func() *corev1.Pod { return &corev1.Pod{} },
 		NewList:  func() runtime.Object { return &corev1.PodList{} },
 		Strategy: podRules(),

@@ -24,6 +24,10 @@ import (
 var skiffBin string
 
 func TestMain(m *testing.M) {
+	if os.Getenv(sendBytesEnv) != "" { // this binary runs as a benchmark's pod
+		serveBytes()
+		return
+	}
 	dir, err := os.MkdirTemp("", "skiff-e2e-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

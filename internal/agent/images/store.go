@@ -27,8 +27,11 @@ type Image struct {
 	Env        []string // KEY=VALUE defaults
 	Dir        string   // the image's files; the container's working directory. Empty for built-ins.
 	Builtin    bool
-	Created    time.Time
-	Size       int64
+	// Programs maps the image's own programs, as a container's command names them ("/agnhost"),
+	// to the argv that runs each on this host. Only built-ins have them.
+	Programs map[string][]string
+	Created  time.Time
+	Size     int64
 }
 
 // meta is what an imported image keeps next to its files, in image.json.
@@ -95,11 +98,7 @@ func (s *Store) Resolve(ref string) (*Image, error) {
 
 // List returns the built-in images followed by the imported ones, sorted by reference.
 func (s *Store) List() ([]*Image, error) {
-	var out []*Image
-	for _, b := range builtins {
-		img, _ := s.builtin(b.ref)
-		out = append(out, img)
-	}
+	out := s.listed()
 	if s.Root == "" {
 		return out, nil
 	}

@@ -4,4 +4,7 @@
 // long as the runtime, with PR_SET_PDEATHSIG=SIGKILL, so an agent that dies takes its containers
 // with it; what a crashed agent's containers left behind (grandchildren in their process groups)
 // is found through the runtime's state files and killed by the next agent's ReapLeftovers.
+// ExecStream and Attach serve kubectl exec and attach: a command run in a container's
+// environment (on a terminal of its own when asked), and clients joined to a container's stdio,
+// which keeps stdin open (stdin: true) and copies output to attached clients besides its log.
 package process

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -26,6 +25,10 @@ type Spec struct {
 	Env     []string // KEY=VALUE, the whole environment
 	Dir     string   // working directory
 	LogPath string   // where stdout and stderr go, in CRI log format
+	// Stdin keeps the container's stdin open for attachers (a container's stdin: true); with
+	// StdinOnce it is closed when the first attacher's input ends. TTY runs the container on a
+	// terminal of its own: its output is the terminal's, logged as stdout.
+	Stdin, StdinOnce, TTY bool
 	// OnExit, if set, is called (from the runtime's goroutine) once the container has exited
 	// and its state is final.
 	OnExit func()
@@ -67,6 +70,7 @@ type container struct {
 	spec   Spec
 	logw   *logs.Writer
 	exited chan struct{} // closed when state is final
+	stdio  *stdio        // stdin and attached output
 
 	mu    sync.Mutex // guards state
 	state State
@@ -144,43 +148,30 @@ func (r *Runtime) Start(ctx context.Context, spec Spec) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	stdoutR, stdoutW, err := os.Pipe()
+	std, err := newStdio(spec)
 	if err != nil {
 		logw.Close()
-		return "", fmt.Errorf("process: pipe: %w", err)
-	}
-	stderrR, stderrW, err := os.Pipe()
-	if err != nil {
-		logw.Close()
-		stdoutR.Close()
-		stdoutW.Close()
-		return "", fmt.Errorf("process: pipe: %w", err)
+		return "", err
 	}
 	cmd := &exec.Cmd{
-		Path:   path,
-		Args:   spec.Argv,
-		Env:    spec.Env,
-		Dir:    spec.Dir,
-		Stdout: stdoutW,
-		Stderr: stderrW,
-		SysProcAttr: &syscall.SysProcAttr{
-			Setpgid:   true,
-			Pdeathsig: syscall.SIGKILL,
-		},
+		Path:        path,
+		Args:        spec.Argv,
+		Env:         spec.Env,
+		Dir:         spec.Dir,
+		SysProcAttr: &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL},
 	}
+	std.connect(cmd)
 	var startErr error
 	if err := r.onSpawner(ctx, func() { startErr = cmd.Start() }); err != nil {
 		startErr = err
 	}
-	stdoutW.Close()
-	stderrW.Close()
+	std.started()
 	if startErr != nil {
-		stdoutR.Close()
-		stderrR.Close()
+		std.close()
 		logw.Close()
 		return "", fmt.Errorf("process: start %q: %w", spec.Argv[0], startErr)
 	}
-	c := &container{id: id, cmd: cmd, spec: spec, logw: logw, exited: make(chan struct{}),
+	c := &container{id: id, cmd: cmd, spec: spec, logw: logw, exited: make(chan struct{}), stdio: std,
 		state: State{ID: id, PID: cmd.Process.Pid, Running: true, StartedAt: r.now()}}
 	r.writeState(id, cmd.Process.Pid)
 	r.mu.Lock()
@@ -188,17 +179,11 @@ func (r *Runtime) Start(ctx context.Context, spec Spec) (string, error) {
 	r.mu.Unlock()
 
 	var copies sync.WaitGroup
-	for _, p := range []struct {
-		f    *os.File
-		name string
-	}{{stdoutR, "stdout"}, {stderrR, "stderr"}} {
+	for _, o := range std.outputs() {
 		copies.Add(1)
 		go func() {
 			defer copies.Done()
-			s := logw.Stream(p.name)
-			_, _ = io.Copy(s, p.f)
-			s.Close()
-			p.f.Close()
+			std.copyOut(logw, o)
 		}()
 	}
 	r.wg.Add(1)
@@ -223,6 +208,7 @@ func (r *Runtime) wait(c *container, copies *sync.WaitGroup) {
 		r.log.Warn("container output still open after exit", "id", c.id)
 	}
 	c.logw.Close()
+	c.stdio.close()
 	os.Remove(filepath.Join(r.dir, c.id+".json"))
 
 	c.mu.Lock()

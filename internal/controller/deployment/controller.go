@@ -25,6 +25,7 @@ import (
 
 	"github.com/skiff-dev/skiff/internal/controller"
 	"github.com/skiff-dev/skiff/internal/controller/controllerref"
+	"github.com/skiff-dev/skiff/internal/rollout"
 )
 
 // maxRetries is how many times a failing Deployment is retried, with
@@ -125,7 +126,7 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, l
 			DeleteFunc: c.enqueueObject,
 		}},
 		{rsInformer.Informer(), cache.ResourceEventHandlerFuncs{AddFunc: c.addReplicaSet, UpdateFunc: c.updateReplicaSet, DeleteFunc: c.deleteReplicaSet}},
-		{podInformer.Informer(), cache.ResourceEventHandlerFuncs{DeleteFunc: c.deletePod}},
+		{podInformer.Informer(), cache.ResourceEventHandlerFuncs{UpdateFunc: c.updatePod, DeleteFunc: c.deletePod}},
 	}
 	for _, h := range handlers {
 		reg, err := h.informer.AddEventHandler(h.funcs)
@@ -276,6 +277,37 @@ func (c *Controller) deleteReplicaSet(obj any) {
 	}
 }
 
+// updatePod wakes a Deployment with a skiff.dev/ policy when one of its
+// pods changes status: restarts and readiness are its rollback and
+// promotion signals. Other Deployments, as upstream's, ignore pod updates.
+func (c *Controller) updatePod(oldObj, newObj any) {
+	oldPod, ok1 := oldObj.(*v1.Pod)
+	pod, ok2 := newObj.(*v1.Pod)
+	if !ok1 || !ok2 || pod.ResourceVersion == oldPod.ResourceVersion {
+		return
+	}
+	d := c.deploymentOfPod(pod)
+	if d == nil {
+		return
+	}
+	if policy, _ := rollout.Parse(d.Annotations); policy.Enabled() {
+		c.enqueueObject(d)
+	}
+}
+
+// deploymentOfPod returns the Deployment controlling the pod's ReplicaSet.
+func (c *Controller) deploymentOfPod(pod *v1.Pod) *appsv1.Deployment {
+	ref := metav1.GetControllerOfNoCopy(pod)
+	if ref == nil || ref.Kind != "ReplicaSet" {
+		return nil
+	}
+	rs, err := c.replicaSets.ReplicaSets(pod.Namespace).Get(ref.Name)
+	if err != nil || rs.UID != ref.UID {
+		return nil
+	}
+	return c.ownerOf(rs.Namespace, metav1.GetControllerOfNoCopy(rs))
+}
+
 // deletePod wakes a Recreate Deployment when the last pod of its old
 // ReplicaSets is gone, which is what it waits for before creating new ones.
 func (c *Controller) deletePod(obj any) {
@@ -286,15 +318,7 @@ func (c *Controller) deletePod(obj any) {
 	if !ok {
 		return
 	}
-	ref := metav1.GetControllerOfNoCopy(pod)
-	if ref == nil || ref.Kind != "ReplicaSet" {
-		return
-	}
-	rs, err := c.replicaSets.ReplicaSets(pod.Namespace).Get(ref.Name)
-	if err != nil || rs.UID != ref.UID {
-		return
-	}
-	d := c.ownerOf(rs.Namespace, metav1.GetControllerOfNoCopy(rs))
+	d := c.deploymentOfPod(pod)
 	if d == nil || d.Spec.Strategy.Type != appsv1.RecreateDeploymentStrategyType {
 		return
 	}

@@ -8,5 +8,8 @@
 // progress.go the Progressing and Available conditions and deadlines;
 // history.go revisions, annotations and revision history cleanup; plan.go the
 // pure arithmetic (surge and unavailability, new and old ReplicaSet sizes,
-// proportional scaling) that the strategies apply.
+// proportional scaling) that the strategies apply. Beyond upstream, and only
+// for Deployments that opt in with skiff.dev/ annotations (internal/rollout):
+// canary.go pauses a rolling update at each canary step, autorollback.go
+// rolls a failing revision back to the last one that completed.
 package deployment

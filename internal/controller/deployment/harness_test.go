@@ -109,15 +109,6 @@ func (e *env) sample() {
 	e.mixed = e.mixed || len(hashes) > 1
 }
 
-func isPodReady(p *v1.Pod) bool {
-	for _, c := range p.Status.Conditions {
-		if c.Type == v1.PodReady {
-			return c.Status == v1.ConditionTrue
-		}
-	}
-	return false
-}
-
 func (e *env) pods(t *testing.T) []*v1.Pod {
 	t.Helper()
 	pods, err := e.Factory.Core().V1().Pods().Lister().List(labels.Everything())

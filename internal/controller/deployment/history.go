@@ -7,6 +7,8 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	v1 "k8s.io/api/core/v1"
+
+	"github.com/skiff-dev/skiff/internal/rollout"
 )
 
 // Annotations the controller writes on ReplicaSets (and the revision on the
@@ -38,6 +40,10 @@ var annotationsNotCopied = map[string]bool{
 	DesiredReplicasAnnotation:      true,
 	MaxReplicasAnnotation:          true,
 	appsv1.DeprecatedRollbackTo:    true,
+	// The controller's record of a canary or rollback is the Deployment's.
+	rollout.CanaryStepReachedAnnotation: true,
+	rollout.StableHashAnnotation:        true,
+	rollout.RolledBackFromAnnotation:    true,
 }
 
 // revision returns the revision annotation of rs, 0 if it has none.

@@ -10,6 +10,8 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/skiff-dev/skiff/internal/rollout"
 )
 
 // hasProgressDeadline reports whether progress is tracked at all; the API
@@ -117,7 +119,8 @@ func (c *Controller) syncRolloutStatus(ctx context.Context, allRSs []*appsv1.Rep
 		removeCondition(&s, appsv1.DeploymentReplicaFailure)
 	}
 
-	if reflect.DeepEqual(d.Status, s) {
+	noted := noteComplete(d, newRS, &s, now)
+	if !noted && reflect.DeepEqual(d.Status, s) {
 		c.requeueStuckDeployment(d, s)
 		return nil
 	}
@@ -174,4 +177,29 @@ func (c *Controller) requeueStuckDeployment(d *appsv1.Deployment, s appsv1.Deplo
 	// One more second absorbs millisecond skew in AddAfter.
 	c.loop.AddAfter(key, after+time.Second)
 	return after
+}
+
+// noteComplete records, for a Deployment with a skiff.dev/ policy whose
+// rollout just completed, the revision an automatic rollback returns to
+// (skiff.dev/stable-pod-template-hash) and the canary's end. It reports
+// whether an annotation changed.
+func noteComplete(d *appsv1.Deployment, newRS *appsv1.ReplicaSet, s *appsv1.DeploymentStatus, now time.Time) bool {
+	if newRS == nil || !deploymentComplete(d, s) {
+		return false
+	}
+	if policy, _ := rollout.Parse(d.Annotations); !policy.Enabled() {
+		return false
+	}
+	if cond := getCondition(*s, CanaryCondition); cond != nil && cond.Status == v1.ConditionTrue {
+		setCanaryCondition(s, v1.ConditionFalse, reasonCanaryComplete, fmt.Sprintf("ReplicaSet %q passed every canary step and rolled out", newRS.Name), now)
+	}
+	hash := newRS.Labels[appsv1.DefaultDeploymentUniqueLabelKey]
+	if d.Annotations[rollout.StableHashAnnotation] == hash {
+		return false
+	}
+	if d.Annotations == nil {
+		d.Annotations = map[string]string{}
+	}
+	d.Annotations[rollout.StableHashAnnotation] = hash
+	return true
 }

@@ -16,7 +16,16 @@ func (c *Controller) rolloutRolling(ctx context.Context, d *appsv1.Deployment, r
 	}
 	allRSs := withNew(oldRSs, newRS)
 
-	scaledUp, err := c.reconcileNewReplicaSet(ctx, allRSs, newRS, d)
+	// Canary steps cap the new ReplicaSet at the next step's share.
+	if err := c.clearStaleStep(ctx, d, newRS); err != nil {
+		return err
+	}
+	cn := canaryOf(d, newRS, oldRSs)
+	if err := c.notePromoted(ctx, d, cn); err != nil {
+		return err
+	}
+
+	scaledUp, err := c.reconcileNewReplicaSet(ctx, allRSs, newRS, d, cn.limit(d))
 	if err != nil {
 		return err
 	}
@@ -24,12 +33,20 @@ func (c *Controller) rolloutRolling(ctx context.Context, d *appsv1.Deployment, r
 		return c.syncRolloutStatus(ctx, allRSs, newRS, d)
 	}
 
-	scaledDown, err := c.applySteps(ctx, d, planOldScaleDown(d, allRSs, filterActive(oldRSs), newRS))
+	scaleDown := planOldScaleDown(d, allRSs, filterActive(oldRSs), newRS)
+	if cn != nil && cn.hasNext {
+		scaleDown = floorOldScaleDown(scaleDown, filterActive(oldRSs), desiredReplicas(d)-cn.next.Replicas)
+	}
+	scaledDown, err := c.applySteps(ctx, d, scaleDown)
 	if err != nil {
 		return err
 	}
 	if scaledDown {
 		return c.syncRolloutStatus(ctx, allRSs, newRS, d)
+	}
+
+	if cn != nil && cn.hasNext && stepReached(d, newRS, oldRSs, cn.next) {
+		return c.holdAtStep(ctx, d, newRS, cn, cn.next)
 	}
 
 	if deploymentComplete(d, &d.Status) {
@@ -40,10 +57,11 @@ func (c *Controller) rolloutRolling(ctx context.Context, d *appsv1.Deployment, r
 	return c.syncRolloutStatus(ctx, allRSs, newRS, d)
 }
 
-// reconcileNewReplicaSet sizes the new ReplicaSet: down to spec.replicas if
-// above, else up as far as newRSReplicas allows.
-func (c *Controller) reconcileNewReplicaSet(ctx context.Context, allRSs []*appsv1.ReplicaSet, newRS *appsv1.ReplicaSet, d *appsv1.Deployment) (bool, error) {
-	want := desiredReplicas(d)
+// reconcileNewReplicaSet sizes the new ReplicaSet: down to want if above,
+// else up as far as newRSReplicas allows but not past want. want is
+// spec.replicas, or a canary step's share (never below the new ReplicaSet's
+// size): surge never overshoots a step.
+func (c *Controller) reconcileNewReplicaSet(ctx context.Context, allRSs []*appsv1.ReplicaSet, newRS *appsv1.ReplicaSet, d *appsv1.Deployment, want int32) (bool, error) {
 	if replicasOf(newRS) == want {
 		return false, nil
 	}
@@ -55,6 +73,6 @@ func (c *Controller) reconcileNewReplicaSet(ctx context.Context, allRSs []*appsv
 	if err != nil {
 		return false, err
 	}
-	scaled, _, err := c.scaleReplicaSetAndRecordEvent(ctx, newRS, size, d)
+	scaled, _, err := c.scaleReplicaSetAndRecordEvent(ctx, newRS, min(size, want), d)
 	return scaled, err
 }

@@ -55,6 +55,12 @@ func (c *Controller) syncDeployment(ctx context.Context, key string) error {
 		return c.syncStatusOnly(ctx, d, rsList)
 	}
 
+	// The opt-in skiff.dev/ policy: roll a failing revision back, or lift
+	// the controller's own pause at a canary step.
+	if acted, err := c.syncPolicy(ctx, d, rsList); err != nil || acted {
+		return err
+	}
+
 	// Record pausing and resuming in Progressing, so that time spent paused
 	// never counts against the progress deadline.
 	if err := c.checkPausedConditions(ctx, d); err != nil {
@@ -101,7 +107,11 @@ func (c *Controller) sync(ctx context.Context, d *appsv1.Deployment, rsList []*a
 	if err != nil {
 		return err
 	}
-	if err := c.scale(ctx, d, newRS, oldRSs); err != nil {
+	steps := planScale(d, newRS, oldRSs)
+	if t, held := heldStep(d, canaryOf(d, newRS, oldRSs)); held {
+		steps = planCanaryScale(d, newRS, oldRSs, t.Replicas)
+	}
+	if _, err := c.applySteps(ctx, d, steps); err != nil {
 		return err
 	}
 	if d.Spec.Paused {
@@ -239,6 +249,8 @@ func (c *Controller) getNewReplicaSet(ctx context.Context, d *appsv1.Deployment,
 	if err != nil {
 		return nil, err
 	}
+	// A canary's new ReplicaSet starts no bigger than the first step.
+	replicas = min(replicas, canaryOf(d, newRS, oldRSs).limit(d))
 	*newRS.Spec.Replicas = replicas
 	setNewReplicaSetAnnotations(d, newRS, newRevision, false)
 
@@ -301,12 +313,6 @@ func withLabel(labels map[string]string, key, value string) map[string]string {
 	}
 	out[key] = value
 	return out
-}
-
-// scale applies planScale.
-func (c *Controller) scale(ctx context.Context, d *appsv1.Deployment, newRS *appsv1.ReplicaSet, oldRSs []*appsv1.ReplicaSet) error {
-	_, err := c.applySteps(ctx, d, planScale(d, newRS, oldRSs))
-	return err
 }
 
 // applySteps resizes ReplicaSets as planned, in order, and reports whether

@@ -106,7 +106,7 @@ func newController(k kind, client kubernetes.Interface, factory informers.Shared
 	// and a failing key is retried for as long as it fails. Retries back off
 	// in real time; only availability re-checks follow c.clock.
 	c.loop = controller.New(controller.Config[string]{
-		Name:        k.component,
+		Name:        k.queue,
 		Log:         c.log,
 		Sync:        c.sync,
 		RateLimiter: o.rateLimiter,

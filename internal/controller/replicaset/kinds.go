@@ -20,6 +20,7 @@ import (
 type kind struct {
 	gvk       schema.GroupVersionKind
 	component string // event source, as upstream names it
+	queue     string // the work queue's name (its workqueue_* metrics), as upstream names it
 	// reportTerminating says whether status has terminatingReplicas
 	// (ReplicaSets do; ReplicationControllers have no such field).
 	reportTerminating bool
@@ -46,6 +47,7 @@ func replicaSetKind(client kubernetes.Interface, factory informers.SharedInforme
 	return kind{
 		gvk:               appsv1.SchemeGroupVersion.WithKind("ReplicaSet"),
 		component:         "replicaset-controller",
+		queue:             "replicaset",
 		reportTerminating: true,
 		informer:          inf.Informer(),
 		store:             replicaSets{lister: inf.Lister(), client: client},
@@ -57,6 +59,7 @@ func replicationControllerKind(client kubernetes.Interface, factory informers.Sh
 	return kind{
 		gvk:       v1.SchemeGroupVersion.WithKind("ReplicationController"),
 		component: "replication-controller",
+		queue:     "replicationmanager",
 		informer:  inf.Informer(),
 		store:     replicationControllers{lister: inf.Lister(), client: client},
 	}
