@@ -5,8 +5,9 @@
 # @kubernetes/client-node is pinned in test/e2e/testdata/clients/js/package-lock.json and needs
 # Node 20.16 or later (Debian 12's own nodejs is 18). promtool lints the /metrics the tests
 # scrape: only that binary is taken out of Debian's prometheus package (no server, no service),
-# which takes seconds where building it with go install takes many minutes. Only what is
-# missing is installed.
+# which takes seconds where building it with go install takes many minutes. helm (v4, which
+# writes with server-side apply) is built from its module into GOPATH/bin, at the pinned version;
+# that build takes a few minutes on two cores, once. Only what is missing is installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,4 +30,10 @@ if ! command -v promtool >/dev/null; then
 fi
 if [[ ! -d test/e2e/testdata/clients/js/node_modules/@kubernetes/client-node ]]; then
 	(cd test/e2e/testdata/clients/js && npm ci --no-audit --no-fund)
+fi
+
+helm_version=v4.3.2
+helm="$(go env GOPATH)/bin/helm"
+if ! go version -m "$helm" 2>/dev/null | grep -qE "^\s+mod\s+helm.sh/helm/v4\s+${helm_version}\s"; then
+	GOBIN="$(go env GOPATH)/bin" go install "helm.sh/helm/v4/cmd/helm@${helm_version}"
 fi

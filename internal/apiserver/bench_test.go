@@ -10,6 +10,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 )
 
@@ -99,6 +100,82 @@ func BenchmarkUpdatePod(b *testing.B) {
 		samples = append(samples, time.Since(start))
 	}
 	reportLatencies(b, samples)
+}
+
+// BenchmarkConfigMapWrites: one client creating ConfigMaps, and updating one, over HTTPS.
+func BenchmarkConfigMapWrites(b *testing.B) {
+	b.Run("create", func(b *testing.B) {
+		ts := newTestServer(&testing.T{})
+		defer ts.https.Close()
+		c := ts.client.CoreV1().ConfigMaps("default")
+		ctx := context.Background()
+		samples := make([]time.Duration, 0, b.N)
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("c%d", i)}, Data: map[string]string{"a": "1", "b": "2"}}
+			start := time.Now()
+			if _, err := c.Create(ctx, cm, metav1.CreateOptions{}); err != nil {
+				b.Fatal(err)
+			}
+			samples = append(samples, time.Since(start))
+		}
+		reportLatencies(b, samples)
+	})
+	b.Run("update", func(b *testing.B) {
+		ts := newTestServer(&testing.T{})
+		defer ts.https.Close()
+		c := ts.client.CoreV1().ConfigMaps("default")
+		ctx := context.Background()
+		cm, err := c.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "c"}, Data: map[string]string{"a": "1"}}, metav1.CreateOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		samples := make([]time.Duration, 0, b.N)
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			cm.Data["a"] = fmt.Sprint(i)
+			start := time.Now()
+			if cm, err = c.Update(ctx, cm, metav1.UpdateOptions{}); err != nil {
+				b.Fatal(err)
+			}
+			samples = append(samples, time.Since(start))
+		}
+		reportLatencies(b, samples)
+	})
+}
+
+// BenchmarkApplyVsMergePatch sends the same Deployment manifest, one label changed each time,
+// as a server-side apply and as a JSON merge patch: what the field manager's merge costs over
+// a merge patch, both recording managed fields.
+func BenchmarkApplyVsMergePatch(b *testing.B) {
+	manifest := func(i int) []byte {
+		return []byte(fmt.Sprintf(`{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web","labels":{"i":"%d"}},`+
+			`"spec":{"replicas":3,"selector":{"matchLabels":{"app":"web"}},"template":{"metadata":{"labels":{"app":"web"}},`+
+			`"spec":{"containers":[{"name":"web","image":"luksa/kubia:v1","ports":[{"containerPort":8080}],`+
+			`"env":[{"name":"A","value":"1"},{"name":"B","value":"2"}]}]}}}}`, i))
+	}
+	for _, pt := range []types.PatchType{types.ApplyYAMLPatchType, types.MergePatchType} {
+		name := map[types.PatchType]string{types.ApplyYAMLPatchType: "apply", types.MergePatchType: "merge-patch"}[pt]
+		b.Run(name, func(b *testing.B) {
+			ts := newTestServer(&testing.T{})
+			defer ts.https.Close()
+			c := ts.client.AppsV1().Deployments("default")
+			ctx := context.Background()
+			if _, err := c.Patch(ctx, "web", types.ApplyYAMLPatchType, manifest(b.N+1), metav1.PatchOptions{FieldManager: "bench"}); err != nil {
+				b.Fatal(err)
+			}
+			samples := make([]time.Duration, 0, b.N)
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				start := time.Now()
+				if _, err := c.Patch(ctx, "web", pt, manifest(i), metav1.PatchOptions{FieldManager: "bench"}); err != nil {
+					b.Fatal(err)
+				}
+				samples = append(samples, time.Since(start))
+			}
+			reportLatencies(b, samples)
+		})
+	}
 }
 
 // BenchmarkList1000PodsJSON lists 1,000 pods as JSON: the raw response as an HTTP client

@@ -63,13 +63,17 @@ func (s *Server) bootstrap(ctx context.Context) error {
 	return s.upsert(ctx, "default", slice)
 }
 
+// selfManager is the field manager of the objects the server keeps itself, as upstream's
+// kube-apiserver writes them.
+const selfManager = "kube-apiserver"
+
 // ensure creates obj unless it exists.
 func (s *Server) ensure(ctx context.Context, namespace string, obj runtime.Object) error {
 	sv := s.servedFor(obj)
 	if sv == nil {
 		return nil
 	}
-	_, err := s.create(ctx, sv, namespace, obj, false)
+	_, err := s.create(ctx, sv, namespace, obj, writeOpts{manager: selfManager})
 	if err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("create %s %s: %w", sv.res.Kind, metaOf(obj).GetName(), err)
 	}
@@ -83,12 +87,12 @@ func (s *Server) upsert(ctx context.Context, namespace string, obj runtime.Objec
 		return nil
 	}
 	want := obj.DeepCopyObject()
-	_, err := s.create(ctx, sv, namespace, obj, false)
+	_, err := s.create(ctx, sv, namespace, obj, writeOpts{manager: selfManager})
 	if !apierrors.IsAlreadyExists(err) {
 		return err
 	}
 	m := metaOf(want)
-	_, err = s.guaranteedUpdate(ctx, sv, namespace, m.GetName(), updateOpts{mode: modeMain, retry: true}, func(cur runtime.Object) (runtime.Object, error) {
+	_, err = s.guaranteedUpdate(ctx, sv, namespace, m.GetName(), updateOpts{mode: modeMain, retry: true, manager: selfManager}, func(cur runtime.Object) (runtime.Object, error) {
 		next := want.DeepCopyObject()
 		nm := metaOf(next)
 		cm := metaOf(cur)

@@ -42,38 +42,38 @@ func toStorage(sv *served, obj runtime.Object) (runtime.Object, error) {
 }
 
 // decodeWrite reads a create's or update's (verb) options and body: the object, converted to the
-// storage version, and whether this is a dry run.
-func (s *Server) decodeWrite(w http.ResponseWriter, r *http.Request, sv *served, verb string) (runtime.Object, bool, error) {
-	dryRun, err := s.writeDryRun(r, verb)
+// storage version, and the options.
+func (s *Server) decodeWrite(w http.ResponseWriter, r *http.Request, sv *served, verb string) (runtime.Object, writeOpts, error) {
+	opts, err := s.writeOptions(r, verb)
 	if err != nil {
-		return nil, false, err
+		return nil, opts, err
 	}
 	body, err := readBody(r)
 	if err != nil {
-		return nil, false, err
+		return nil, opts, err
 	}
 	obj, err := s.decodeInto(w, r, body, nil, sv.gv.WithKind(sv.res.Kind))
 	if err != nil {
-		return nil, false, err
+		return nil, opts, err
 	}
 	if obj, err = toStorage(sv, obj); err != nil {
-		return nil, false, err
+		return nil, opts, err
 	}
-	return obj, dryRun, nil
+	return obj, opts, nil
 }
 
 func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request, info requestInfo, sv *served) error {
 	if info.Name != "" {
 		return apierrors.NewMethodNotSupported(sv.cache.gr, "POST")
 	}
-	obj, dryRun, err := s.decodeWrite(w, r, sv, "create")
+	obj, opts, err := s.decodeWrite(w, r, sv, "create")
 	if err != nil {
 		return err
 	}
 	if sv.res.Review != nil {
 		return s.review(w, r, sv, obj)
 	}
-	created, err := s.create(r.Context(), sv, info.Namespace, obj, dryRun)
+	created, err := s.create(r.Context(), sv, info.Namespace, obj, opts)
 	if err != nil {
 		return err
 	}
@@ -108,10 +108,11 @@ func (s *Server) review(w http.ResponseWriter, r *http.Request, sv *served, obj 
 	return s.encode(w, choice, http.StatusCreated, out)
 }
 
-// create is the create pipeline for obj (at the storage version): namespace lifecycle, system
-// metadata, the kind's strategy (defaults, preparation, validation), the kind's allocation,
-// quota, then storage.
-func (s *Server) create(ctx context.Context, sv *served, namespace string, obj runtime.Object, dryRun bool) (runtime.Object, error) {
+// create is the create pipeline for obj (at the storage version): namespace lifecycle, managed
+// fields, system metadata, the kind's strategy (defaults, preparation, validation), the kind's
+// allocation, quota, then storage.
+func (s *Server) create(ctx context.Context, sv *served, namespace string, obj runtime.Object, opts writeOpts) (runtime.Object, error) {
+	dryRun := opts.dryRun
 	res := sv.res
 	m, err := meta.Accessor(obj)
 	if err != nil {
@@ -139,10 +140,14 @@ func (s *Server) create(ctx context.Context, sv *served, namespace string, obj r
 			return nil, err
 		}
 	}
-	registry.StampCreate(m, uuid.NewUUID(), metav1.Now())
 	if res.Default != nil {
 		res.Default(obj)
 	}
+	if !opts.applied {
+		obj = s.track(sv, "", nil, obj, opts.manager)
+		m = metaOf(obj)
+	}
+	registry.StampCreate(m, uuid.NewUUID(), metav1.Now())
 	if res.PrepareForCreate != nil {
 		res.PrepareForCreate(obj)
 	}

@@ -38,38 +38,52 @@ func optionsInvalid(kind string, errs field.ErrorList) error {
 	return apierrors.NewInvalid(schema.GroupKind{Group: metav1.GroupName, Kind: kind}, "", errs)
 }
 
-// writeDryRun decodes and validates the options of a create, update or patch (verb) and
-// reports whether the request is a dry run.
-func (s *Server) writeDryRun(r *http.Request, verb string) (bool, error) {
+// writeOpts are the options of one create, update or patch that the write pipeline acts on.
+type writeOpts struct {
+	dryRun bool
+	// manager is who the managed fields record as the writer: the fieldManager parameter, or
+	// the product of the request's user agent.
+	manager string
+	// force, for server-side apply, takes over the fields other managers own.
+	force bool
+	// applied says the object is the result of a server-side apply, whose field manager has
+	// already recorded it.
+	applied bool
+}
+
+// writeOptions decodes and validates the options of a create, update or patch (verb).
+func (s *Server) writeOptions(r *http.Request, verb string) (writeOpts, error) {
 	q := r.URL.Query()
 	var dryRun []string
 	var errs field.ErrorList
-	var kind string
+	var kind, manager string
+	var force bool
 	switch verb {
 	case "create":
 		opts := &metav1.CreateOptions{}
 		if err := s.decodeOptions(q, opts); err != nil {
-			return false, err
+			return writeOpts{}, err
 		}
-		kind, dryRun, errs = "CreateOptions", opts.DryRun, metav1validation.ValidateCreateOptions(opts)
+		kind, dryRun, manager, errs = "CreateOptions", opts.DryRun, opts.FieldManager, metav1validation.ValidateCreateOptions(opts)
 	case "patch":
 		opts := &metav1.PatchOptions{}
 		if err := s.decodeOptions(q, opts); err != nil {
-			return false, err
+			return writeOpts{}, err
 		}
 		pt := types.PatchType(strings.TrimSpace(strings.Split(r.Header.Get("Content-Type"), ";")[0]))
-		kind, dryRun, errs = "PatchOptions", opts.DryRun, metav1validation.ValidatePatchOptions(opts, pt)
+		kind, dryRun, manager, errs = "PatchOptions", opts.DryRun, opts.FieldManager, metav1validation.ValidatePatchOptions(opts, pt)
+		force = opts.Force != nil && *opts.Force
 	default:
 		opts := &metav1.UpdateOptions{}
 		if err := s.decodeOptions(q, opts); err != nil {
-			return false, err
+			return writeOpts{}, err
 		}
-		kind, dryRun, errs = "UpdateOptions", opts.DryRun, metav1validation.ValidateUpdateOptions(opts)
+		kind, dryRun, manager, errs = "UpdateOptions", opts.DryRun, opts.FieldManager, metav1validation.ValidateUpdateOptions(opts)
 	}
 	if len(errs) > 0 {
-		return false, optionsInvalid(kind, errs)
+		return writeOpts{}, optionsInvalid(kind, errs)
 	}
-	return len(dryRun) > 0, nil
+	return writeOpts{dryRun: len(dryRun) > 0, manager: managerOrUserAgent(manager, r.UserAgent()), force: force}, nil
 }
 
 // intParams are the integer parameters of list and watch.

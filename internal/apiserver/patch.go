@@ -3,17 +3,20 @@ package apiserver
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"mime"
 	"net/http"
 	"strings"
 
 	jsonpatch "gopkg.in/evanphx/json-patch.v4"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/strategicpatch"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	"sigs.k8s.io/yaml"
 )
 
 // applyPatch applies a patch of the given type to current (JSON of the object at the served
@@ -64,12 +67,11 @@ func patchType(r *http.Request) (types.PatchType, error) {
 		return "", unsupportedMediaType(r.Header.Get("Content-Type"))
 	}
 	switch pt := types.PatchType(mt); pt {
-	case types.JSONPatchType, types.MergePatchType, types.StrategicMergePatchType:
+	case types.JSONPatchType, types.MergePatchType, types.StrategicMergePatchType, types.ApplyYAMLPatchType:
 		return pt, nil
-	case types.ApplyYAMLPatchType, types.ApplyCBORPatchType:
-		return "", apierrors.NewGenericServerResponse(http.StatusUnsupportedMediaType, "patch", schemaGR("", ""), "",
-			"server-side apply is not supported by skiff; use client-side kubectl apply", 0, false)
 	}
+	// application/apply-patch+cbor is refused as kube-apiserver refuses it while its
+	// CBORServingAndStorage feature is off, as it is by default; clients send YAML.
 	return "", apierrors.NewGenericServerResponse(http.StatusUnsupportedMediaType, "", schema.GroupResource{}, "",
 		"the body of the request was in an unknown format - accepted media types include: "+strings.Join(patchTypes, ", "), 0, false)
 }
@@ -78,39 +80,47 @@ func patchType(r *http.Request) (types.PatchType, error) {
 var patchTypes = []string{string(types.JSONPatchType), string(types.MergePatchType), string(types.StrategicMergePatchType), string(types.ApplyYAMLPatchType)}
 
 func (s *Server) handlePatch(w http.ResponseWriter, r *http.Request, info requestInfo, sv *served) error {
-	out, err := s.patchObject(w, r, info, sv, modeMain)
+	out, created, err := s.patchObject(w, r, info, sv, modeMain)
 	if err != nil {
 		return err
 	}
-	return s.writeObject(w, r, http.StatusOK, sv, out)
+	code := http.StatusOK
+	if created {
+		code = http.StatusCreated
+	}
+	return s.writeObject(w, r, code, sv, out)
 }
 
 // patchObject patches the object (or its status, by mode) with the request's patch, retrying on
-// conflicts unless the patch pins a resourceVersion.
-func (s *Server) patchObject(w http.ResponseWriter, r *http.Request, info requestInfo, sv *served, mode updateMode) (runtime.Object, error) {
+// conflicts unless the patch pins a resourceVersion. A server-side apply of an object that does
+// not exist creates it (not through status), reported by created.
+func (s *Server) patchObject(w http.ResponseWriter, r *http.Request, info requestInfo, sv *served, mode updateMode) (out runtime.Object, created bool, err error) {
 	pt, err := patchType(r)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	dryRun, err := s.writeDryRun(r, "patch")
+	wo, err := s.writeOptions(r, "patch")
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	fv, err := fieldValidation(r)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	patch, err := readBody(r)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if len(patch) == 0 {
-		return nil, badRequest("the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml")
+		return nil, false, badRequest("the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml")
+	}
+	if pt == types.ApplyYAMLPatchType {
+		return s.applyObject(w, r, info, sv, mode, wo, fv, patch)
 	}
 	jsonInfo, _ := s.serializerFor(runtime.ContentTypeJSON)
 	gvk := sv.gv.WithKind(sv.res.Kind)
 	warned := false
-	return s.guaranteedUpdate(r.Context(), sv, info.Namespace, info.Name, updateOpts{mode: mode, dryRun: dryRun, retry: true}, func(cur runtime.Object) (runtime.Object, error) {
+	out, err = s.guaranteedUpdate(r.Context(), sv, info.Namespace, info.Name, updateOpts{mode: mode, retry: true}.with(wo), func(cur runtime.Object) (runtime.Object, error) {
 		served := cur
 		if sv.alt != nil {
 			var err error
@@ -142,6 +152,56 @@ func (s *Server) patchObject(w http.ResponseWriter, r *http.Request, info reques
 		}
 		return toStorage(sv, obj)
 	})
+	return out, false, err
+}
+
+// applyObject answers a server-side apply (PATCH with application/apply-patch+yaml): the field
+// manager merges the patch into the stored object for wo.manager, or into an empty one, which
+// is then created through the create pipeline.
+func (s *Server) applyObject(w http.ResponseWriter, r *http.Request, info requestInfo, sv *served, mode updateMode, wo writeOpts, fv string, patch []byte) (runtime.Object, bool, error) {
+	applied := &unstructured.Unstructured{Object: map[string]interface{}{}}
+	if err := yaml.Unmarshal(patch, &applied.Object); err != nil {
+		return nil, false, badRequest("error decoding patch: %v", err)
+	}
+	if fv != "Ignore" {
+		if err := yaml.UnmarshalStrict(patch, &map[string]interface{}{}); err != nil {
+			if fv == "Strict" {
+				return nil, false, badRequest("error strict decoding patch: %v", err)
+			}
+			addWarning(w, err.Error())
+		}
+	}
+	sub := ""
+	if mode == modeStatus {
+		sub = "status"
+	}
+	wo.applied = true
+	for attempt := 0; ; attempt++ {
+		out, err := s.guaranteedUpdate(r.Context(), sv, info.Namespace, info.Name, updateOpts{mode: mode, retry: true}.with(wo), func(cur runtime.Object) (runtime.Object, error) {
+			return s.apply(sv, sub, cur, applied, wo.manager, wo.force)
+		})
+		if !apierrors.IsNotFound(err) || mode != modeMain {
+			return out, false, err
+		}
+		empty := sv.res.New()
+		empty.GetObjectKind().SetGroupVersionKind(sv.res.GVR.GroupVersion().WithKind(sv.res.Kind))
+		obj, err := s.apply(sv, sub, empty, applied, wo.manager, wo.force)
+		if err != nil {
+			return nil, false, err
+		}
+		m := metaOf(obj)
+		if m.GetName() != info.Name {
+			return nil, false, badRequest("the name of the object (%s) does not match the name on the URL (%s)", m.GetName(), info.Name)
+		}
+		if uid := m.GetUID(); uid != "" {
+			return nil, false, apierrors.NewConflict(sv.cache.gr, info.Name, fmt.Errorf("uid mismatch: the provided object specified uid %s, and no existing object was found", uid))
+		}
+		out, err = s.create(r.Context(), sv, info.Namespace, obj, wo)
+		if apierrors.IsAlreadyExists(err) && attempt < 2 {
+			continue // created meanwhile: apply to it
+		}
+		return out, err == nil, err
+	}
 }
 
 // newServed returns an empty object of the served version.

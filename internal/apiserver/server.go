@@ -21,6 +21,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/apimachinery/pkg/runtime/serializer/protobuf"
+	"k8s.io/apimachinery/pkg/util/managedfields"
 	utilrand "k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/apimachinery/pkg/version"
@@ -100,6 +101,8 @@ type served struct {
 	cache *resourceCache
 	gv    schema.GroupVersion
 	alt   *registry.AltVersion // nil at the storage version
+	// fields record managed fields and merge server-side apply patches at this version.
+	fields fieldManagers
 }
 
 // apiGroup is one group in discovery order with its versions, preferred first.
@@ -173,6 +176,19 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("apiserver: build openapi: %w", err)
 	}
 	s.openapi = oa
+	models, err := oa.Models()
+	if err != nil {
+		return nil, fmt.Errorf("apiserver: %w", err)
+	}
+	tc, err := managedfields.NewTypeConverter(models, false)
+	if err != nil {
+		return nil, fmt.Errorf("apiserver: type converter: %w", err)
+	}
+	for _, sv := range s.served {
+		if sv.fields, err = newFieldManagers(tc, sv); err != nil {
+			return nil, err
+		}
+	}
 	s.loopback = randomToken()
 	s.metrics = newServerMetrics(s, storeMetrics)
 	s.handler = s.buildHandler()

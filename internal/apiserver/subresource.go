@@ -15,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/skiff-dev/skiff/internal/registry"
 )
@@ -71,7 +72,7 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request, info reque
 	case "update":
 		return s.replaceObject(w, r, info, sv, modeStatus)
 	case "patch":
-		out, err := s.patchObject(w, r, info, sv, modeStatus)
+		out, _, err := s.patchObject(w, r, info, sv, modeStatus)
 		if err != nil {
 			return err
 		}
@@ -100,7 +101,7 @@ func (s *Server) handleScale(w http.ResponseWriter, r *http.Request, info reques
 		}
 		return writeScale(http.StatusOK, obj)
 	case "update", "patch":
-		dryRun, err := s.writeDryRun(r, info.Verb)
+		wo, err := s.writeOptions(r, info.Verb)
 		if err != nil {
 			return err
 		}
@@ -114,9 +115,15 @@ func (s *Server) handleScale(w http.ResponseWriter, r *http.Request, info reques
 			if err != nil {
 				return err
 			}
+			if t == types.ApplyYAMLPatchType {
+				// upstream applies to a Scale through a scale handler of the parent's managed
+				// fields; skiff does not serve that
+				return apierrors.NewGenericServerResponse(http.StatusUnsupportedMediaType, "patch", scaleGR, info.Name,
+					"server-side apply of the scale subresource is not supported", 0, false)
+			}
 			pt = string(t)
 		}
-		out, err := s.guaranteedUpdate(r.Context(), sv, info.Namespace, info.Name, updateOpts{mode: modeMain, dryRun: dryRun, retry: true}, func(cur runtime.Object) (runtime.Object, error) {
+		out, err := s.guaranteedUpdate(r.Context(), sv, info.Namespace, info.Name, updateOpts{mode: modeMain, retry: true, subresource: "scale"}.with(wo), func(cur runtime.Object) (runtime.Object, error) {
 			curScale := res.GetScale(cur)
 			var want autoscalingv1.Scale
 			if pt == "" {

@@ -36,13 +36,25 @@ type updateOpts struct {
 	dryRun bool
 	// retry re-runs fn on a storage conflict (patch, scale); PUT with a resourceVersion doesn't.
 	retry bool
+	// manager is who writes, for the managed fields (see writeOpts); applied says fn's result
+	// is a server-side apply's, which its field manager has already recorded.
+	manager string
+	applied bool
+	// subresource is the subresource written in modeMain ("scale"); modeStatus writes "status".
+	subresource string
+}
+
+// with returns o with the options of a write request.
+func (o updateOpts) with(w writeOpts) updateOpts {
+	o.dryRun, o.manager, o.applied = w.dryRun, w.manager, w.applied
+	return o
 }
 
 // maxUpdateAttempts bounds the read-modify-write retries of one update.
 const maxUpdateAttempts = 20
 
-// guaranteedUpdate reads the current object, applies fn, the system metadata, the kind's
-// strategy and admission, and writes the result with compare-and-swap on the revision read,
+// guaranteedUpdate reads the current object, applies fn, the managed fields, the system
+// metadata, the kind's strategy and admission, and writes the result with compare-and-swap on the revision read,
 // retrying on conflict when opts.retry. An update that changes nothing is not written. An
 // object with a deletionTimestamp that nothing holds any more is deleted.
 func (s *Server) guaranteedUpdate(ctx context.Context, sv *served, namespace, name string, opts updateOpts, fn tryUpdate) (runtime.Object, error) {
@@ -88,6 +100,17 @@ func (s *Server) guaranteedUpdate(ctx context.Context, sv *served, namespace, na
 			return nil, apierrors.NewConflict(sv.cache.gr, name, fmt.Errorf("Precondition failed: UID in precondition: %v, UID in object meta: %v", uid, old.GetUID()))
 		}
 		m.SetResourceVersion(curRV)
+		if opts.mode != modeRaw && !opts.applied {
+			if res.Default != nil {
+				res.Default(obj) // as upstream's decoding does, before the field manager sees it
+			}
+			sub := opts.subresource
+			if opts.mode == modeStatus {
+				sub = "status"
+			}
+			obj = s.track(sv, sub, cur, obj, opts.manager)
+			m = metaOf(obj)
+		}
 		if opts.mode != modeRaw {
 			registry.BeforeUpdate(m, old, func() { prepareUpdate(sv, opts.mode, obj, cur) })
 			if err := validateUpdate(sv, opts.mode, obj, cur); err != nil {
@@ -200,7 +223,7 @@ func (s *Server) handleUpdate(w http.ResponseWriter, r *http.Request, info reque
 // (modeStatus): the body replaces the stored object under that mode's rules, with the body's
 // resourceVersion as precondition; without one the update retries on conflict.
 func (s *Server) replaceObject(w http.ResponseWriter, r *http.Request, info requestInfo, sv *served, mode updateMode) error {
-	in, dryRun, err := s.decodeWrite(w, r, sv, "update")
+	in, wo, err := s.decodeWrite(w, r, sv, "update")
 	if err != nil {
 		return err
 	}
@@ -211,7 +234,7 @@ func (s *Server) replaceObject(w http.ResponseWriter, r *http.Request, info requ
 		return invalid(gk, info.Name, field.ErrorList{field.Invalid(field.NewPath("metadata", "resourceVersion"), 0, "must be specified for an update")})
 	}
 	out, err := s.guaranteedUpdate(r.Context(), sv, info.Namespace, info.Name,
-		updateOpts{mode: mode, dryRun: dryRun, retry: m.GetResourceVersion() == ""},
+		updateOpts{mode: mode, retry: m.GetResourceVersion() == ""}.with(wo),
 		func(runtime.Object) (runtime.Object, error) { return in.DeepCopyObject(), nil })
 	if err != nil {
 		return err

@@ -148,7 +148,10 @@ func runAgent(ctx context.Context, o *agentOptions, log *slog.Logger) error {
 	}
 	metrics.Install() // before the clients and queues it counts are made
 	cfg := &rest.Config{Host: o.server, BearerToken: token, TLSClientConfig: rest.TLSClientConfig{CAData: ca},
-		QPS: 100, Burst: 200, UserAgent: "skiff-agent/" + name}
+		QPS: 100, Burst: 200}
+	// named as a kubelet, for the managed fields of what it writes; the node name follows
+	cfg = configAs(cfg, "kubelet")
+	cfg.UserAgent += "/" + name
 	client, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return fmt.Errorf("cli: client for %s: %w", o.server, err)

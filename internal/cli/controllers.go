@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	goruntime "runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -89,9 +90,17 @@ type componentConfig struct {
 // (controllers, scheduler, the embedded node), talking to it through cfg. It returns once they
 // are started, with a function that waits for them to stop after ctx is done.
 func startControllers(ctx context.Context, cfg *rest.Config, cc componentConfig, log *slog.Logger) (wait func(), err error) {
+	cfg = configAs(cfg, "kube-controller-manager")
 	client, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("cli: controller client: %w", err)
+	}
+	clientAs := func(product string) (kubernetes.Interface, error) {
+		c, err := kubernetes.NewForConfig(configAs(cfg, product))
+		if err != nil {
+			return nil, fmt.Errorf("cli: %s client: %w", product, err)
+		}
+		return c, nil
 	}
 	factory := informers.NewSharedInformerFactory(client, 0)
 	disabled := map[string]bool{}
@@ -125,7 +134,11 @@ func startControllers(ctx context.Context, cfg *rest.Config, cc componentConfig,
 		add("replicationcontroller", func(ctx context.Context) error { return c.Run(ctx, 5) })
 	}
 	if !disabled["scheduler"] {
-		s := scheduler.New(client, factory, log, scheduler.Options{})
+		schedClient, err := clientAs("kube-scheduler")
+		if err != nil {
+			return nil, err
+		}
+		s := scheduler.New(schedClient, factory, log, scheduler.Options{})
 		add("scheduler", func(ctx context.Context) error { return s.Run(ctx, 4) })
 	}
 	metaClient, err := metadata.NewForConfig(cfg)
@@ -185,17 +198,25 @@ func startControllers(ctx context.Context, cfg *rest.Config, cc componentConfig,
 	}
 	add("nodeipam", ipam)
 	add("nodelifecycle", lifecycle)
+	nodeClient, err := clientAs("kubelet")
+	if err != nil {
+		return nil, err
+	}
+	proxyClient, err := clientAs("kube-proxy")
+	if err != nil {
+		return nil, err
+	}
 	switch cc.runtime {
 	case "process":
 		// the node's service proxy: ClusterIPs and NodePorts on this node's IP
-		px := proxy.New(client, factory, log, proxy.Options{NodeIP: cc.nodeIP, NodeName: cc.nodeName})
+		px := proxy.New(proxyClient, factory, log, proxy.Options{NodeIP: cc.nodeIP, NodeName: cc.nodeName})
 		if err := cc.registerMetrics(px.Collectors()...); err != nil {
 			return nil, err
 		}
 		comps = append(comps, component{"proxy", px.Run})
 		services := serviceLister(factory)
 		comps = append(comps, component{"node-agent", func(ctx context.Context) error {
-			return runEmbeddedAgent(ctx, client, cc.nodeName, cc.nodeIP, cc.dataDir, cc.nodes, cc.podLogs, px, services, cc.registerMetrics, log)
+			return runEmbeddedAgent(ctx, nodeClient, cc.nodeName, cc.nodeIP, cc.dataDir, cc.nodes, cc.podLogs, px, services, cc.registerMetrics, log)
 		}})
 	case "fake":
 		// a fake node is for scale: room for thousands of pods
@@ -203,7 +224,7 @@ func startControllers(ctx context.Context, cfg *rest.Config, cc componentConfig,
 		if ip, ok := netip.AddrFromSlice(cc.nodeIP.To4()); ok {
 			opts.IP = ip
 		}
-		n := fake.New(client, log, opts)
+		n := fake.New(nodeClient, log, opts)
 		comps = append(comps, component{"fake-node", n.Run})
 	}
 
@@ -226,6 +247,16 @@ func startControllers(ctx context.Context, cfg *rest.Config, cc componentConfig,
 	sort.Strings(names)
 	log.Debug("components started", "components", names)
 	return func() { wg.Wait(); factory.Shutdown(); metaFactory.Shutdown() }, nil
+}
+
+// configAs returns a copy of cfg whose requests name product as their user agent, the way the
+// upstream component of that name identifies itself ("kube-scheduler/v1.33.0 (linux/amd64)
+// kubernetes/..."): the API server records a write without a fieldManager under the product,
+// so the managed fields of what skiff's components write name them as upstream's are named.
+func configAs(cfg *rest.Config, product string) *rest.Config {
+	c := rest.CopyConfig(cfg)
+	c.UserAgent = fmt.Sprintf("%s/skiff (%s/%s) kubernetes/skiff", product, goruntime.GOOS, goruntime.GOARCH)
+	return c
 }
 
 // collectable reports whether r serves the verbs the garbage collector and the namespace

@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	metricsv1beta1 "k8s.io/metrics/pkg/apis/metrics/v1beta1"
+	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 )
 
 // Kind is everything skiff knows about one served kind, typed by its Go type T: its names and
@@ -87,6 +88,11 @@ type Strategy[T object] struct {
 	// RequireResourceVersion refuses a replace without a resourceVersion (upstream strategies
 	// whose AllowUnconditionalUpdate is false).
 	RequireResourceVersion bool
+	// ResetFields are the fields a write of the main resource cannot set, whose ownership its
+	// managed fields therefore do not record (upstream's GetResetFields): status, for kinds with
+	// a status subresource. StatusResetFields are those a write of the status subresource
+	// cannot set: spec, and what else PrepareStatus keeps from the stored object.
+	ResetFields, StatusResetFields []fieldpath.Path
 }
 
 // Scale reads and writes the autoscaling/v1 Scale view of a kind (the scale subresource).

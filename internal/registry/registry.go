@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 )
 
 // Resource is one served resource at its storage version (e.g. apps/v1 deployments).
@@ -51,6 +52,9 @@ type Resource struct {
 	RequireResourceVersion bool
 	// ValidateStatusUpdate checks an update of the status subresource.
 	ValidateStatusUpdate func(obj, old runtime.Object) field.ErrorList
+	// ResetFields and StatusResetFields are the fields a write of the main resource, or of its
+	// status, cannot set (see Strategy): managed fields record no owner for them.
+	ResetFields, StatusResetFields []fieldpath.Path
 
 	// Columns are the table columns kubectl get prints (priority 1 = -o wide only).
 	Columns []metav1.TableColumnDefinition

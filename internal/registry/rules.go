@@ -4,6 +4,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 )
 
 // object is what every served type is: a runtime.Object with ObjectMeta.
@@ -32,6 +33,7 @@ func (k Strategy[T]) attach(r *Resource) {
 		}
 	}
 	r.RequireResourceVersion = k.RequireResourceVersion
+	r.ResetFields, r.StatusResetFields = k.ResetFields, k.StatusResetFields
 	r.PrepareForUpdate = preparer(k.PrepareUpdate)
 	r.PrepareForStatusUpdate = preparer(k.PrepareStatus)
 	if k.Validate != nil {
@@ -45,6 +47,15 @@ func (k Strategy[T]) attach(r *Resource) {
 	}
 	r.ValidateUpdate = updateValidator(k.ValidateUpdate)
 	r.ValidateStatusUpdate = updateValidator(k.ValidateStatus)
+}
+
+// withStatusResets gives the strategy of a kind with a status subresource upstream's reset
+// fields: a write of the main resource does not set status; one of status does not set spec,
+// nor the extra fields its status preparation keeps from the stored object.
+func withStatusResets[T object](s Strategy[T], extra ...fieldpath.Path) Strategy[T] {
+	s.ResetFields = []fieldpath.Path{fieldpath.MakePathOrDie("status")}
+	s.StatusResetFields = append([]fieldpath.Path{fieldpath.MakePathOrDie("spec")}, extra...)
+	return s
 }
 
 // preparer adapts a kind's typed update preparation.

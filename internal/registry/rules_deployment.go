@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
 	"github.com/skiff-dev/skiff/internal/rollout"
 )
@@ -42,7 +43,7 @@ func deploymentKind() Kind[*appsv1.Deployment] {
 // deploymentRules are upstream's apps/v1 Deployment defaults and strategy
 // (pkg/apis/apps/v1/defaults.go, pkg/registry/apps/deployment/strategy.go).
 func deploymentRules() Strategy[*appsv1.Deployment] {
-	return Strategy[*appsv1.Deployment]{
+	return withStatusResets(Strategy[*appsv1.Deployment]{
 		Default: defaultDeployment,
 		PrepareCreate: func(d *appsv1.Deployment) {
 			d.Status = appsv1.DeploymentStatus{}
@@ -53,7 +54,7 @@ func deploymentRules() Strategy[*appsv1.Deployment] {
 		Validate:       validateDeployment,
 		ValidateUpdate: validateDeploymentUpdate,
 		ValidateStatus: validateDeploymentStatus,
-	}
+	}, fieldpath.MakePathOrDie("metadata", "labels"))
 }
 
 // defaultDeployment is SetDefaults_Deployment: 1 replica, RollingUpdate with 25% surge and 25%

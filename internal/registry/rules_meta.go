@@ -86,22 +86,23 @@ func validateMetaMutable(m metav1.Object) field.ErrorList {
 
 // StampCreate sets the system metadata of an object about to be created, as upstream's
 // rest.FillObjectMetaSystemFields and BeforeCreate do: a new uid and the creation time, and no
-// resourceVersion, deletion marks, managed fields or selfLink a client may have sent. The
-// kind's PrepareForCreate sets the first generation of kinds that have one.
+// resourceVersion, deletion marks or selfLink a client may have sent. The managed fields are
+// the API server's field manager's, set before. The kind's PrepareForCreate sets the first
+// generation of kinds that have one.
 func StampCreate(m metav1.Object, uid types.UID, now metav1.Time) {
 	m.SetUID(uid)
 	m.SetCreationTimestamp(now)
 	m.SetResourceVersion("")
 	m.SetDeletionTimestamp(nil)
 	m.SetDeletionGracePeriodSeconds(nil)
-	m.SetManagedFields(nil)
 	m.SetSelfLink("")
 }
 
 // BeforeUpdate runs the kind's update preparation (prepare) inside the system metadata of an
 // update of the stored object old, as upstream's rest.BeforeUpdate does: generation comes from
-// old before prepare (which may bump it); after it, uid, creationTimestamp and managed fields
-// come from old whatever the request or prepare did, and so do the deletion marks, which are
+// old before prepare (which may bump it); after it, uid and creationTimestamp come from old
+// whatever the request or prepare did (the managed fields are the field manager's, set before),
+// and so do the deletion marks, which are
 // the server's: a client cannot set or change them, and once set they stay as stored. The
 // resourceVersion is the API server's precondition to settle. The server's own changes (a
 // delete being recorded, a binding) start from a copy of the stored object and do not come here.
@@ -110,7 +111,6 @@ func BeforeUpdate(m, old metav1.Object, prepare func()) {
 	prepare()
 	m.SetUID(old.GetUID())
 	m.SetCreationTimestamp(old.GetCreationTimestamp())
-	m.SetManagedFields(old.GetManagedFields())
 	m.SetSelfLink("")
 	if old.GetDeletionTimestamp() != nil {
 		m.SetDeletionTimestamp(old.GetDeletionTimestamp())

@@ -74,7 +74,7 @@ func namespaceDeletePreconditions(ns *corev1.Namespace, p *metav1.Preconditions)
 // namespaceRules are upstream's core/v1 Namespace defaults and strategy
 // (pkg/registry/core/namespace/strategy.go).
 func namespaceRules() Strategy[*corev1.Namespace] {
-	return Strategy[*corev1.Namespace]{
+	return withStatusResets(Strategy[*corev1.Namespace]{
 		Default:       defaultNamespace,
 		PrepareCreate: prepareNamespaceCreate,
 		PrepareUpdate: func(ns, old *corev1.Namespace) {
@@ -84,7 +84,7 @@ func namespaceRules() Strategy[*corev1.Namespace] {
 		PrepareStatus:  func(ns, old *corev1.Namespace) { ns.Spec = old.Spec },
 		Validate:       validateNamespace,
 		ValidateStatus: validateNamespaceStatus,
-	}
+	})
 }
 
 // defaultNamespace is SetDefaults_Namespace and SetDefaults_NamespaceStatus: the

@@ -27,7 +27,7 @@ func nodeKind() Kind[*corev1.Node] {
 // nodeRules are upstream's core/v1 Node defaults and strategy (pkg/registry/core/node). Nodes may
 // set their status on create; updates of the main resource keep the stored status.
 func nodeRules() Strategy[*corev1.Node] {
-	return Strategy[*corev1.Node]{
+	return withStatusResets(Strategy[*corev1.Node]{
 		Default: func(n *corev1.Node) {
 			if n.Status.Allocatable == nil && n.Status.Capacity != nil {
 				n.Status.Allocatable = n.Status.Capacity.DeepCopy()
@@ -45,7 +45,7 @@ func nodeRules() Strategy[*corev1.Node] {
 			errs = append(errs, validateNodeAddresses(n)...)
 			return append(errs, validateNodeUpdate(n, old)...)
 		},
-	}
+	})
 }
 
 // validateNode is upstream's ValidateNode: a DNS subdomain name, valid taints (reported under

@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 )
 
 // podKind is core/v1 Pod (pkg/registry/core/pod). A pod on a node is deleted gracefully: its
@@ -37,7 +38,7 @@ func podKind() Kind[*corev1.Pod] {
 
 // podRules are upstream's core/v1 Pod defaults and pod strategy (pkg/registry/core/pod).
 func podRules() Strategy[*corev1.Pod] {
-	return Strategy[*corev1.Pod]{
+	return withStatusResets(Strategy[*corev1.Pod]{
 		Default:        defaultPod,
 		PrepareCreate:  preparePodCreate,
 		PrepareUpdate:  preparePodUpdate,
@@ -45,7 +46,7 @@ func podRules() Strategy[*corev1.Pod] {
 		Validate:       validatePod,
 		ValidateUpdate: validatePodUpdate,
 		ValidateStatus: validatePodStatus,
-	}
+	}, fieldpath.MakePathOrDie("metadata", "deletionTimestamp"), fieldpath.MakePathOrDie("metadata", "ownerReferences"))
 }
 
 // defaultPod is SetDefaults_Pod (requests default to limits, enableServiceLinks, host-network

@@ -45,7 +45,7 @@ func chargeQuota(q *corev1.ResourceQuota, obj runtime.Object) (bool, error) {
 // milli precision) and strategy (pkg/registry/core/resourcequota): status is the quota
 // controller's, through the status subresource.
 func resourceQuotaRules() Strategy[*corev1.ResourceQuota] {
-	return Strategy[*corev1.ResourceQuota]{
+	return withStatusResets(Strategy[*corev1.ResourceQuota]{
 		Default: func(q *corev1.ResourceQuota) {
 			roundUpResources(q.Spec.Hard)
 			roundUpResources(q.Status.Hard)
@@ -59,7 +59,7 @@ func resourceQuotaRules() Strategy[*corev1.ResourceQuota] {
 		ValidateStatus: func(q, old *corev1.ResourceQuota) field.ErrorList {
 			return append(validateMetaMutable(q), validateQuotaStatus(&q.Status)...)
 		},
-	}
+	})
 }
 
 // quotaScopes are the scopes a quota may name.

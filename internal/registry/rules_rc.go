@@ -33,7 +33,7 @@ func replicationControllerKind() Kind[*corev1.ReplicationController] {
 // replicationControllerRules are upstream's core/v1 ReplicationController defaults and strategy
 // (pkg/registry/core/replicationcontroller/strategy.go).
 func replicationControllerRules() Strategy[*corev1.ReplicationController] {
-	return Strategy[*corev1.ReplicationController]{
+	return withStatusResets(Strategy[*corev1.ReplicationController]{
 		Default: defaultReplicationController,
 		PrepareCreate: func(rc *corev1.ReplicationController) {
 			rc.Status = corev1.ReplicationControllerStatus{}
@@ -52,7 +52,7 @@ func replicationControllerRules() Strategy[*corev1.ReplicationController] {
 			errs := validateMetaMutable(rc)
 			return append(errs, validateReplicaCounts(s.Replicas, s.FullyLabeledReplicas, s.ReadyReplicas, s.AvailableReplicas, s.ObservedGeneration)...)
 		},
-	}
+	})
 }
 
 // defaultReplicationController is SetDefaults_ReplicationController: the selector and, when

@@ -30,7 +30,7 @@ func replicaSetKind() Kind[*appsv1.ReplicaSet] {
 // replicaSetRules are upstream's apps/v1 ReplicaSet defaults and strategy
 // (pkg/registry/apps/replicaset/strategy.go).
 func replicaSetRules() Strategy[*appsv1.ReplicaSet] {
-	return Strategy[*appsv1.ReplicaSet]{
+	return withStatusResets(Strategy[*appsv1.ReplicaSet]{
 		Default: func(rs *appsv1.ReplicaSet) {
 			if rs.Spec.Replicas == nil {
 				rs.Spec.Replicas = new(int32(1))
@@ -57,7 +57,7 @@ func replicaSetRules() Strategy[*appsv1.ReplicaSet] {
 			errs := validateMetaMutable(rs)
 			return append(errs, validateReplicaCounts(s.Replicas, s.FullyLabeledReplicas, s.ReadyReplicas, s.AvailableReplicas, s.ObservedGeneration)...)
 		},
-	}
+	})
 }
 
 // validateReplicaSet is upstream's ValidateReplicaSet.

@@ -42,7 +42,7 @@ func serviceKind() Kind[*corev1.Service] {
 }
 
 func serviceRules() Strategy[*corev1.Service] {
-	return Strategy[*corev1.Service]{
+	return withStatusResets(Strategy[*corev1.Service]{
 		Default: defaultService,
 		PrepareCreate: func(s *corev1.Service) {
 			s.Status = corev1.ServiceStatus{}
@@ -58,7 +58,7 @@ func serviceRules() Strategy[*corev1.Service] {
 		ValidateStatus: func(s, old *corev1.Service) field.ErrorList {
 			return append(validateMetaMutable(s), validateLoadBalancerStatus(s)...)
 		},
-	}
+	})
 }
 
 // defaultService is SetDefaults_Service plus the IP family defaults upstream's storage applies

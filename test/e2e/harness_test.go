@@ -188,10 +188,15 @@ func kubectls(t *testing.T) []kubectl {
 
 // run runs kubectl with args against s, with stdin, and returns stdout, stderr and the error.
 func (s *server) run(k kubectl, stdin string, args ...string) (string, string, error) {
+	return s.runEnv(k, nil, stdin, args...)
+}
+
+// runEnv is run with extra environment variables (NAME=value).
+func (s *server) runEnv(k kubectl, env []string, stdin string, args ...string) (string, string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, k.argv[0], append(append([]string{}, k.argv[1:]...), args...)...)
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+s.kubeconfig, "HOME="+s.home)
+	cmd.Env = append(append(os.Environ(), "KUBECONFIG="+s.kubeconfig, "HOME="+s.home), env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if stdin != "" {

@@ -70,6 +70,7 @@ func (d *definitions) define(t reflect.Type) (string, error) {
 	if s.Description == "" {
 		s.Description = typeDocs(t)[""]
 	}
+	s.MapType = upstreamMarkers[name].mapType
 	s.GroupVersionKinds = d.kinds[t]
 	for dep := range deps {
 		d.deps[name] = append(d.deps[name], dep)
@@ -157,7 +158,7 @@ func (d *definitions) addFields(s *jsonSchema, t reflect.Type, deps map[string]b
 		if s.Properties == nil {
 			s.Properties = map[string]*jsonSchema{}
 		}
-		s.Properties[name] = d.describe(prop, docs[name], f.Tag.Get("patchStrategy"), f.Tag.Get("patchMergeKey"))
+		s.Properties[name] = d.describe(prop, docs[name], f.Tag.Get("patchStrategy"), f.Tag.Get("patchMergeKey"), upstreamMarkers[definitionName(t)+"#"+name])
 		if isRequired(t, name, opts) {
 			s.Required = append(s.Required, name)
 		}
@@ -165,16 +166,37 @@ func (d *definitions) addFields(s *jsonSchema, t reflect.Type, deps map[string]b
 	return nil
 }
 
-// describe attaches a field's description and patch extensions to its schema. In v3 a sibling of
-// $ref is ignored, so the reference is wrapped in allOf, as upstream does.
-func (d *definitions) describe(s *jsonSchema, description, strategy, mergeKey string) *jsonSchema {
-	if s.Ref != "" && d.dialect == openAPI3 && (description != "" || strategy != "" || mergeKey != "") {
+// describe attaches a field's description, patch extensions and markers to its schema. In v3 a
+// sibling of $ref is ignored, so the reference is wrapped in allOf, as upstream does.
+func (d *definitions) describe(s *jsonSchema, description, strategy, mergeKey string, m marker) *jsonSchema {
+	if s.Ref != "" && d.dialect == openAPI3 && (description != "" || strategy != "" || mergeKey != "" || m.mapType != "") {
 		s = &jsonSchema{AllOf: []*jsonSchema{s}}
 	}
 	s.Description = description
 	s.PatchStrategy = strategy
 	s.PatchMergeKey = mergeKey
+	if s.Type == "array" {
+		s.ListType, s.ListMapKeys = m.listType, m.listMapKeys
+	}
+	if s.Type == "object" || s.Ref != "" || len(s.AllOf) > 0 {
+		s.MapType = m.mapType
+	}
+	s.Default = m.defaultValue
 	return s
+}
+
+// marker is what a type's or field's comment markers say about how it merges, which the structs
+// do not carry: +listType (atomic, set or map) with +listMapKey, +mapType or +structType
+// atomic, and +default. Server-side apply merges lists and maps by them; upstreamMarkers lists them.
+//
+//go:generate go run ./internal/genmarkers
+type marker struct {
+	listType    string
+	listMapKeys []string
+	mapType     string
+	// defaultValue is a scalar +default other than the zero value: a merge fills in list-map
+	// keys with it (a port's protocol, TCP).
+	defaultValue any
 }
 
 // inline returns the schema of a field, item or map value of type t: a reference for structs and

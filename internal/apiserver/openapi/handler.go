@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -18,6 +19,7 @@ import (
 	openapi_v2 "github.com/google/gnostic-models/openapiv2"
 	openapi_v3 "github.com/google/gnostic-models/openapiv3"
 	"google.golang.org/protobuf/proto"
+	"k8s.io/kube-openapi/pkg/validation/spec"
 
 	"github.com/skiff-dev/skiff/internal/registry"
 )
@@ -38,6 +40,8 @@ type Handler struct {
 	v3      map[string]*document // by index key: "api/v1", "apis/apps/v1"
 	v3Index func() (encoded, error)
 	now     func() time.Time
+	// models are the v3 schemas of every group-version, by definition name.
+	models map[string]*jsonSchema
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -93,12 +97,28 @@ func New(resources []*registry.Resource, version string) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &Handler{v2: newDocument(v2, v2Proto), v3: map[string]*document{}, now: time.Now}
+	h := &Handler{v2: newDocument(v2, v2Proto), v3: map[string]*document{}, now: time.Now, models: map[string]*jsonSchema{}}
 	for gv, doc := range v3 {
 		h.v3[indexKey(gv)] = newDocument(doc, v3Proto)
+		maps.Copy(h.models, doc.Components.Schemas)
 	}
 	h.v3Index = sync.OnceValues(h.encodeIndex)
 	return h, nil
+}
+
+// Models returns the OpenAPI v3 schemas of every served type, by definition name, in the form
+// k8s.io/kube-openapi reads: what server-side apply builds its type converter from, as
+// kube-apiserver does from its own v3 definitions.
+func (h *Handler) Models() (map[string]*spec.Schema, error) {
+	data, err := json.Marshal(h.models)
+	if err != nil {
+		return nil, fmt.Errorf("openapi: encode models: %w", err)
+	}
+	var out map[string]*spec.Schema
+	if err := json.Unmarshal(data, &out); err != nil {
+		return nil, fmt.Errorf("openapi: decode models: %w", err)
+	}
+	return out, nil
 }
 
 // encodeIndex writes the /openapi/v3 discovery document client-go's openapi.Client reads: each

@@ -23,11 +23,15 @@ type jsonSchema struct {
 	Properties           map[string]*jsonSchema `json:"properties,omitempty"`
 	AdditionalProperties *jsonSchema            `json:"additionalProperties,omitempty"`
 	Required             []string               `json:"required,omitempty"`
+	Default              any                    `json:"default,omitempty"`
 
-	GroupVersionKinds []gvk  `json:"x-kubernetes-group-version-kind,omitempty"`
-	IntOrString       bool   `json:"x-kubernetes-int-or-string,omitempty"`
-	PatchMergeKey     string `json:"x-kubernetes-patch-merge-key,omitempty"`
-	PatchStrategy     string `json:"x-kubernetes-patch-strategy,omitempty"`
+	GroupVersionKinds []gvk    `json:"x-kubernetes-group-version-kind,omitempty"`
+	IntOrString       bool     `json:"x-kubernetes-int-or-string,omitempty"`
+	PatchMergeKey     string   `json:"x-kubernetes-patch-merge-key,omitempty"`
+	PatchStrategy     string   `json:"x-kubernetes-patch-strategy,omitempty"`
+	ListType          string   `json:"x-kubernetes-list-type,omitempty"`
+	ListMapKeys       []string `json:"x-kubernetes-list-map-keys,omitempty"`
+	MapType           string   `json:"x-kubernetes-map-type,omitempty"`
 }
 
 // info is the Info Object of both versions.
