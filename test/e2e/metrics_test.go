@@ -284,7 +284,7 @@ func TestKubectlTop(t *testing.T) {
 				t.Errorf("kubectl top pod missing: err %v, stderr %q", err, errOut)
 			}
 
-			eventually(t, 30*time.Second, "kubectl top node to list both nodes", func() bool {
+			eventually(t, 90*time.Second, "kubectl top node to list both nodes", func() bool {
 				out, _, err = s.run(k, "", "top", "node")
 				return err == nil && topRow(out, "n1") != nil && topRow(out, "n2") != nil
 			})
