@@ -173,9 +173,10 @@ func (a *Agent) ResourceUsage() (*Usage, error) {
 	if cores, window, ok := s.node.rate(cpuReading{now, node.CPU}); ok {
 		out.Node.Window = metav1.Duration{Duration: window}
 		out.Node.Usage = usageList(cores, node.Memory)
-	} else {
+	} else if s.node.last.at.IsZero() {
+		// The first reading only: adding every asked-for reading would keep pushing the
+		// sampler's older ones out, and frequent askers would never see a window.
 		s.node.add(cpuReading{now, node.CPU})
-		out.Node.Usage = nil
 	}
 
 	byPod := map[*corev1.Pod]*metricsv1beta1.PodMetrics{}

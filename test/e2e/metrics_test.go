@@ -285,8 +285,12 @@ func TestKubectlTop(t *testing.T) {
 			}
 
 			eventually(t, 90*time.Second, "kubectl top node to list both nodes", func() bool {
-				out, _, err = s.run(k, "", "top", "node")
-				return err == nil && topRow(out, "n1") != nil && topRow(out, "n2") != nil
+				out, errOut, err = s.run(k, "", "top", "node")
+				ok := err == nil && topRow(out, "n1") != nil && topRow(out, "n2") != nil
+				if !ok {
+					t.Logf("kubectl top node: %v\n%s%s", err, out, errOut)
+				}
+				return ok
 			})
 			if !strings.Contains(out, "CPU") || !strings.Contains(out, "MEMORY") || !strings.Contains(out, "%") {
 				t.Errorf("kubectl top node:\n%s", out)
