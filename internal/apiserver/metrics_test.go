@@ -1,65 +1,29 @@
 package apiserver
 
 import (
-	"bytes"
 	"context"
 	"net/http"
 	"strings"
 	"testing"
 
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
+
+	"github.com/skiff-dev/skiff/internal/metrics/metricstest"
 )
 
 // scrape reads /metrics through client and parses it.
-func scrape(t *testing.T, client kubernetes.Interface) map[string]*dto.MetricFamily {
+func scrape(t *testing.T, client kubernetes.Interface) metricstest.Families {
 	t.Helper()
 	raw, err := client.Discovery().RESTClient().Get().AbsPath("/metrics").DoRaw(context.Background())
 	if err != nil {
 		t.Fatalf("get /metrics: %v", err)
 	}
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := p.TextToMetricFamilies(bytes.NewReader(raw))
-	if err != nil {
-		t.Fatalf("parse /metrics: %v\n%s", err, raw)
-	}
-	return fams
-}
-
-// value is the value of the series of fam whose labels include want, and whether there is one.
-func value(fams map[string]*dto.MetricFamily, name string, want map[string]string) (float64, bool) {
-	fam := fams[name]
-	if fam == nil {
-		return 0, false
-	}
-next:
-	for _, m := range fam.Metric {
-		have := map[string]string{}
-		for _, l := range m.Label {
-			have[l.GetName()] = l.GetValue()
-		}
-		for k, v := range want {
-			if have[k] != v {
-				continue next
-			}
-		}
-		switch {
-		case m.Counter != nil:
-			return m.Counter.GetValue(), true
-		case m.Gauge != nil:
-			return m.Gauge.GetValue(), true
-		case m.Histogram != nil:
-			return float64(m.Histogram.GetSampleCount()), true
-		}
-	}
-	return 0, false
+	return metricstest.Parse(t, raw)
 }
 
 func TestMetricsEndpoint(t *testing.T) {
@@ -161,7 +125,7 @@ func TestMetricsEndpoint(t *testing.T) {
 		{"process_resident_memory_bytes", nil, -1},
 	}
 	for _, s := range series {
-		got, ok := value(fams, s.name, s.labels)
+		got, ok := fams.Value(s.name, s.labels)
 		if !ok {
 			t.Errorf("no series %s%v", s.name, s.labels)
 			continue

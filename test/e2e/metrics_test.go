@@ -14,12 +14,11 @@ import (
 	"testing"
 	"time"
 
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/skiff-dev/skiff/internal/metrics/metricstest"
 )
 
 // promtoolCheck lints a scrape with `promtool check metrics`; any problem it reports fails t.
@@ -37,45 +36,6 @@ func promtoolCheck(t *testing.T, what string, scrape []byte) {
 	}
 }
 
-func parseMetrics(t *testing.T, raw []byte) map[string]*dto.MetricFamily {
-	t.Helper()
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := p.TextToMetricFamilies(bytes.NewReader(raw))
-	if err != nil {
-		t.Fatalf("parse metrics: %v", err)
-	}
-	return fams
-}
-
-// sample is the value of the first series of name whose labels include want.
-func sample(fams map[string]*dto.MetricFamily, name string, want map[string]string) (float64, bool) {
-	fam := fams[name]
-	if fam == nil {
-		return 0, false
-	}
-next:
-	for _, m := range fam.Metric {
-		have := map[string]string{}
-		for _, l := range m.Label {
-			have[l.GetName()] = l.GetValue()
-		}
-		for k, v := range want {
-			if have[k] != v {
-				continue next
-			}
-		}
-		switch {
-		case m.Counter != nil:
-			return m.Counter.GetValue(), true
-		case m.Gauge != nil:
-			return m.Gauge.GetValue(), true
-		case m.Histogram != nil:
-			return float64(m.Histogram.GetSampleCount()), true
-		}
-	}
-	return 0, false
-}
-
 // TestMetrics scrapes a real server's /metrics with kubectl and a joined agent's /metrics over
 // HTTPS, lints both with promtool, and follows a rollout in kube-state-metrics' Deployment
 // series.
@@ -91,7 +51,7 @@ func TestMetrics(t *testing.T) {
 	scrape := func() []byte { return []byte(s.must(k, "get", "--raw", "/metrics")) }
 	raw := scrape()
 	promtoolCheck(t, "the server", raw)
-	fams := parseMetrics(t, raw)
+	fams := metricstest.Parse(t, raw)
 	for _, want := range []struct {
 		name   string
 		labels map[string]string
@@ -112,7 +72,7 @@ func TestMetrics(t *testing.T) {
 		{"process_cpu_seconds_total", nil},
 		{"go_goroutines", nil},
 	} {
-		if _, ok := sample(fams, want.name, want.labels); !ok {
+		if _, ok := fams.Value(want.name, want.labels); !ok {
 			t.Errorf("server /metrics has no %s%v", want.name, want.labels)
 		}
 	}
@@ -149,9 +109,9 @@ func TestMetrics(t *testing.T) {
 		t.Fatalf("agent /metrics: %d %s", code, body)
 	}
 	promtoolCheck(t, "the agent", body)
-	agentFams := parseMetrics(t, body)
+	agentFams := metricstest.Parse(t, body)
 	for _, name := range []string{"kubelet_running_pods", "kubelet_node_name", "skiff_proxy_open_connections", "rest_client_requests_total", "workqueue_adds_total"} {
-		if _, ok := sample(agentFams, name, nil); !ok {
+		if _, ok := agentFams.Value(name, nil); !ok {
 			t.Errorf("agent /metrics has no %s", name)
 		}
 	}
@@ -161,8 +121,8 @@ func TestMetrics(t *testing.T) {
 	deploy := map[string]string{"namespace": "default", "deployment": "kubia"}
 	var last string
 	eventually(t, 120*time.Second, "the rollout's series to settle", func() bool {
-		f := parseMetrics(t, scrape())
-		v := func(name string) float64 { x, _ := sample(f, name, deploy); return x }
+		f := metricstest.Parse(t, scrape())
+		v := func(name string) float64 { x, _ := f.Value(name, deploy); return x }
 		last = fmt.Sprintf("generation %v observed %v updated %v replicas %v available %v unavailable %v",
 			v("kube_deployment_metadata_generation"), v("kube_deployment_status_observed_generation"),
 			v("kube_deployment_status_replicas_updated"), v("kube_deployment_status_replicas"),
@@ -173,8 +133,8 @@ func TestMetrics(t *testing.T) {
 			v("kube_deployment_status_replicas_unavailable") == 0
 	})
 	t.Logf("after the rollout: %s", last)
-	f := parseMetrics(t, scrape())
-	if v, ok := sample(f, "kube_deployment_status_condition", map[string]string{"deployment": "kubia", "condition": "Available", "status": "true"}); !ok || v != 1 {
+	f := metricstest.Parse(t, scrape())
+	if v, ok := f.Value("kube_deployment_status_condition", map[string]string{"deployment": "kubia", "condition": "Available", "status": "true"}); !ok || v != 1 {
 		t.Errorf("kube_deployment_status_condition Available=true is %v (present: %v), want 1", v, ok)
 	}
 	rsCount := 0
