@@ -117,14 +117,7 @@ func logContainer(pod *corev1.Pod, name string) (string, error) {
 }
 
 func (p *LogProxy) proxy(w http.ResponseWriter, r *http.Request, node *corev1.Node, pod *corev1.Pod, opts *corev1.PodLogOptions) error {
-	var ip string
-	for _, a := range node.Status.Addresses {
-		if a.Type == corev1.NodeInternalIP {
-			ip = a.Address
-		}
-	}
-	port := node.Status.DaemonEndpoints.KubeletEndpoint.Port
-	pin := node.Annotations[AnnotationServingCertHash]
+	ip, port, pin := agentEndpoint(node)
 	if ip == "" || port == 0 || pin == "" {
 		return apierrors.NewBadRequest(fmt.Sprintf("logs of pod %q are not available: node %q serves no logs", pod.Name, node.Name))
 	}

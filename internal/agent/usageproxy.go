@@ -29,14 +29,7 @@ func (p *LogProxy) NodeUsage(ctx context.Context, node *corev1.Node) (*metricsv1
 		}
 		return &u.Node, u.Pods, nil
 	}
-	var ip string
-	for _, a := range node.Status.Addresses {
-		if a.Type == corev1.NodeInternalIP {
-			ip = a.Address
-		}
-	}
-	port := node.Status.DaemonEndpoints.KubeletEndpoint.Port
-	pin := node.Annotations[AnnotationServingCertHash]
+	ip, port, pin := agentEndpoint(node)
 	if ip == "" || port == 0 || pin == "" {
 		return nil, nil, fmt.Errorf("agent: node %s serves no usage", node.Name)
 	}
