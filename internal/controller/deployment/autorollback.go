@@ -45,17 +45,6 @@ const AutoRollbackCondition appsv1.DeploymentConditionType = "skiff.dev/AutoRoll
 
 const reasonRolledBack = "RolledBack"
 
-// kubectlUndoSkips are the annotations kubectl rollout undo leaves as the
-// Deployment has them rather than copying them from the ReplicaSet.
-var kubectlUndoSkips = map[string]bool{
-	v1.LastAppliedConfigAnnotation: true,
-	RevisionAnnotation:             true,
-	RevisionHistoryAnnotation:      true,
-	DesiredReplicasAnnotation:      true,
-	MaxReplicasAnnotation:          true,
-	appsv1.DeprecatedRollbackTo:    true,
-}
-
 // signal is why a revision failed.
 type signal struct {
 	name    string // ProgressDeadlineExceeded, Restarts, CrashLoopBackOff, NotReady
@@ -190,7 +179,7 @@ func (c *Controller) rollBack(ctx context.Context, d *appsv1.Deployment, bad, ta
 		back.Annotations = map[string]string{}
 	}
 	for k, v := range target.Annotations {
-		if !kubectlUndoSkips[k] && !strings.HasPrefix(k, rollout.Prefix) {
+		if !annotationsNotCopied[k] && !strings.HasPrefix(k, rollout.Prefix) {
 			back.Annotations[k] = v
 		}
 	}
